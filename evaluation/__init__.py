@@ -1,0 +1,1 @@
+"""Evaluation: distances between metric distributions, benchmarks, reports."""

@@ -1,0 +1,68 @@
+"""``AssistantEnv``: a single-agent Gymnasium view of the CTA dialogue in which the assistant learns.
+
+The user is simulated inside; the agent picks one of the discrete system acts (``Discrete(15)``) and observes the
+numeric feature vector (``Box(0, 1, (41,))``). It vectorises with stable-baselines3's ``make_vec_env``.
+
+Example:
+    >>> import mtad_env
+    >>> env = mtad_env.AssistantEnv(profile="Patient")
+    >>> obs, info = env.reset(seed=0)
+    >>> obs.shape
+    (41,)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+import numpy as np
+
+from mtad_env.factory import make
+from mtad_env.observations import N_FEATURES
+from mtad_env.system_acts import ACTS
+
+
+class AssistantEnv(gymnasium.Env):
+    """The assistant's side of :class:`mtad_env.env.CTAEnv` as a ``gymnasium.Env``.
+
+    Args:
+        profile: fixed profile, or None to sample one per episode.
+        simulator: user simulator name or instance.
+        **make_kwargs: passed to :func:`mtad_env.make` (split, max_turns, reward_fn, profile_sampler, ...).
+    """
+
+    metadata = {"render_modes": ["ansi"]}
+
+    def __init__(self, profile: Any = None, simulator: Any = "agenda", render_mode: str | None = None,
+                 **make_kwargs: Any) -> None:
+        make_kwargs.setdefault("split", "train")
+        self.cta = make(profile=profile, simulator=simulator, assistant_actions="acts",
+                        render_mode=render_mode, **make_kwargs)
+        self.render_mode = render_mode
+        self.observation_space = gymnasium.spaces.Box(0.0, 1.0, shape=(N_FEATURES,), dtype=np.float32)
+        self.action_space = gymnasium.spaces.Discrete(len(ACTS))
+
+    def _user_turn(self) -> bool:
+        """Let the simulated user act; True if that ended the episode."""
+        self.cta.step(self.cta.user_policy(self.cta.observe("user")))
+        return self.cta.agent_selection != "assistant"
+
+    def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        self.cta.reset(seed=seed, options=options)
+        self._user_turn()
+        return self.cta.observe("assistant")["features"], dict(self.cta.infos["assistant"])
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        self.cta.step(int(np.asarray(action).item()))
+        reward = float(self.cta.rewards["assistant"])
+        terminated, truncated = self.cta.terminations["assistant"], self.cta.truncations["assistant"]
+        info = dict(self.cta.infos["assistant"])
+        if not (terminated or truncated) and self._user_turn():
+            terminated = True
+            info = dict(self.cta.infos["assistant"])
+        return self.cta.observe("assistant")["features"], reward, terminated, truncated, info
+
+    def render(self) -> str | None:
+        return self.cta.render()

@@ -1,0 +1,84 @@
+"""The ``mtad-env`` command line (DESIGN §8): one entry point, one subcommand per job.
+
+Every subcommand exits 0 on success and 2 with a one-line message on bad input; ``--json`` prints one JSON object
+on stdout while progress and logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from collections.abc import Callable, Sequence
+
+from mtad_env.errors import MtadError
+
+logger = logging.getLogger("mtad_env")
+Handler = Callable[[argparse.Namespace], int]
+_HANDLERS: dict[str, Handler] = {}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+        sys.stderr.write(f"mtad-env {self.prog.split()[-1]}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def subcommand(name: str) -> Callable[[Handler], Handler]:
+    """Register a handler for subcommand ``name``."""
+    def deco(fn: Handler) -> Handler:
+        _HANDLERS[name] = fn
+        return fn
+    return deco
+
+
+def _finite(obj: object) -> object:
+    """``obj`` with NaN and infinities replaced by None, so that the output is strict JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def emit(obj: object, as_json: bool, table: str = "") -> None:
+    """Print ``obj`` as one JSON object (``--json``) or ``table`` as text."""
+    text = json.dumps(_finite(obj), ensure_ascii=False, allow_nan=False) if as_json else table
+    sys.stdout.write(text.rstrip("\n") + "\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse tree of every subcommand."""
+    from mtad_env import cli_commands
+
+    parser = _Parser(prog="mtad-env", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level on stderr")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    cli_commands.add_arguments(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return _HANDLERS[args.command](args)
+    except MtadError as exc:
+        sys.stderr.write(f"mtad-env {args.command}: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":  # `python -m mtad_env.cli`: run the importable module, whose registry is filled
+    from mtad_env.cli import main as _main
+
+    raise SystemExit(_main())

@@ -1,0 +1,363 @@
+"""# Conversational Task Assistant (CTA) environment
+
+A user and an assistant talk turn by turn about one manual task (a recipe or a DIY job). The user is simulated
+with controllable traits (mTAD); the assistant is the agent under test or in training.
+
+| Import             | `import mtad_env; env = mtad_env.make(profile="Patient")`            |
+|--------------------|-----------------------------------------------------------------------|
+| Actions            | user: Dict(intent: Discrete(17), utterance: Text); assistant: Text, or Discrete(15) system acts |
+| Agents             | `agents = ["user", "assistant"]`, the user first, alternating          |
+| Observation space  | Dict(text, history, task: Text; step, intent: Discrete; features: Box(0, 1, (41,))) |
+| Parallel API       | no                                                                    |
+
+## Observations
+`text` is the other agent's last message; `history` the dialogue as `USER:`/`SYSTEM:` lines; `task` the task's
+title, ingredients or tools and numbered steps; `step` the shown step + 1 (0 before starting); `intent` the
+user's intent: for the user its own last intent, for the assistant the NLU's prediction (the true label with
+`oracle_intents=True`; 16 means none); `features`: step progress, step count, turn, errors, completed, started,
+on-last-step, intent confidence, intent one-hot (17), last system act one-hot (16).
+
+## Actions
+The user's action is `{"intent": index into mtad_env.intents.INTENTS (16 = degenerate), "utterance": str}`;
+`env.user_policy(obs)` returns it from the simulator. The assistant's action is a response string, or with
+`assistant_actions="acts"` an index into `mtad_env.system_acts.ACTS` rendered by the environment's templates.
+
+## Rewards
+See `mtad_env.rewards`: the assistant gets +1 per correct response, -1 per system error, +5 for completing the
+task and -3 when the user quits early; the user gets its trait adherence at the end. `reward_fn=` replaces it.
+
+## Info
+After each assistant response both agents' info holds `turn`, `judged_act`, `system_error`, `shown_step`,
+`trait_measurements` ({trait: value}); the user's info also holds the true `intent`. The final info adds
+`episode_metrics` (all identifying metrics), `end_reason` (stop_by_trait, stop_after_errors, task_completed,
+turn_limit, degenerate_user_turn), `profile` and `task_id`.
+
+## Arguments
+`make(profile=None, simulator="agenda", assistant=None, split="test", tasks=None, max_turns=20, seed=None,
+log_dir=None, assistant_actions="text", oracle_intents=False, reward_fn=None, profile_sampler=None,
+render_mode=None)`; `reset(seed=None, options={"profile": ..., "task": id | dict | Task | None})`.
+
+## Version history
+* v0: initial release.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+import gymnasium
+import numpy as np
+from pettingzoo import AECEnv
+
+from mtad_env.domain import Task, find_task, load_tasks, task_from_dict
+from mtad_env.episode_log import EpisodeLogger
+from mtad_env.errors import EpisodeEndedError, InvalidValueError, unknown
+from mtad_env.intents import INTENTS
+from mtad_env.judge import is_repeat, judge, read_text
+from mtad_env.nlu import IntentClassifier
+from mtad_env.observations import (MAX_RESPONSE_CHARS, MAX_TASK_CHARS, MAX_UTTERANCE_CHARS, NO_INTENT,
+                                   assistant_action_space, clean_text, features, history_text, observation_space,
+                                   task_text, turn_lines, user_action_space)
+from mtad_env.profiles import Profile, ProfileSampler
+from mtad_env.rewards import DefaultReward, RewardFn, TurnEvent
+from mtad_env.metrics import MetricContext, overlap
+from mtad_env.system_acts import ACTS, NAVIGATION_ACTS, TaskState, act_index, advance, render
+from mtad_env.traits import default_score, dialogue_metrics, traits
+from mtad_env.user_simulator import UserAction, UserSimulator
+
+logger = logging.getLogger(__name__)
+AGENTS = ("user", "assistant")
+
+
+class CTAEnv(AECEnv):
+    """The CTA dialogue as a PettingZoo AEC environment (see the module docstring)."""
+
+    metadata = {"name": "mtad_cta_v0", "render_modes": ["human", "ansi"], "is_parallelizable": False}
+
+    def __init__(self, simulator: UserSimulator, profile: Any = None, split: str = "test",
+                 tasks: str | None = None, max_turns: int = 20, seed: int | None = None,
+                 log_dir: str | None = None, assistant_actions: str = "text", oracle_intents: bool = False,
+                 reward_fn: RewardFn | None = None, profile_sampler: ProfileSampler | None = None,
+                 render_mode: str | None = None, nlu: IntentClassifier | None = None) -> None:
+        super().__init__()
+        if assistant_actions not in ("text", "acts"):
+            raise unknown("assistant_actions", assistant_actions, ("text", "acts"))
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise unknown("render_mode", render_mode, self.metadata["render_modes"])
+        if not isinstance(max_turns, int) or max_turns < 1:
+            raise InvalidValueError(f"max_turns={max_turns!r} must be a positive integer")
+        self.simulator, self.split, self.tasks_dir = simulator, split, tasks
+        self.task_pool = load_tasks(split, tasks)
+        self.fixed_profile = None if profile is None else Profile.parse(profile)
+        self.profile_sampler = profile_sampler or ProfileSampler()
+        self.max_turns, self.assistant_actions, self.oracle_intents = max_turns, assistant_actions, oracle_intents
+        self.reward_fn = reward_fn or DefaultReward()
+        self.render_mode = render_mode
+        self.nlu = None if oracle_intents else (nlu or IntentClassifier())
+        self.logger = EpisodeLogger(log_dir) if log_dir else None
+        self.possible_agents = list(AGENTS)
+        self._obs_space = observation_space()
+        self._action_spaces = {"user": user_action_space(), "assistant": assistant_action_space(assistant_actions)}
+        self._np_random = np.random.default_rng(seed)
+        self._seed, self._episode_index = seed, 0
+        self.user_policy = _UserPolicy(self)
+        self.agents: list[str] = []
+
+    # -- spaces -------------------------------------------------------------------------------------------------
+    def observation_space(self, agent: str) -> gymnasium.spaces.Space:
+        return self._obs_space
+
+    def action_space(self, agent: str) -> gymnasium.spaces.Space:
+        return self._action_spaces[agent]
+
+    # -- episode ------------------------------------------------------------------------------------------------
+    def reset(self, seed: int | None = None, options: dict | None = None) -> None:
+        if seed is not None:
+            self._np_random, self._seed = np.random.default_rng(seed), seed
+        options = options or {}
+        ignored = sorted(set(options) - {"profile", "task"})
+        if ignored:
+            logger.warning("reset ignores unknown options %s; valid: profile, task", ignored)
+        episode_seed = int(self._np_random.integers(2**62))
+        self._rng = np.random.default_rng(episode_seed)
+        profile = options.get("profile")
+        self.profile = Profile.parse(profile) if profile is not None else (
+            self.fixed_profile or self.profile_sampler.sample(self._rng))
+        self.task = self._resolve_task(options.get("task"))
+        self.simulator.reset(self.profile, self.task, np.random.default_rng([episode_seed, 1]))
+        self._task_text = clean_text(task_text(self.task), MAX_TASK_CHARS)
+        self._state, self._turns, self._pending = TaskState(self.task), [], None
+        self._history_lines: list[str] = []
+        self._errors = 0
+        self._episode_seed, self._last_act, self._episode_index = episode_seed, None, self._episode_index + 1
+        self.agents = list(AGENTS)
+        self.rewards = {a: 0.0 for a in self.agents}
+        self._cumulative_rewards = {a: 0.0 for a in self.agents}
+        self.terminations = {a: False for a in self.agents}
+        self.truncations = {a: False for a in self.agents}
+        self.infos = {a: {"profile": str(self.profile), "task_id": self.task.id} for a in self.agents}
+        self.agent_selection = "user"
+
+    def _resolve_task(self, task: Any) -> Task:
+        if task is None:
+            return self.task_pool[int(self._rng.integers(len(self.task_pool)))]
+        if isinstance(task, Task):
+            return task
+        if isinstance(task, dict):
+            return task_from_dict(task, "reset(options={'task': ...})")
+        if isinstance(task, str):
+            return find_task(task, self.split, self.tasks_dir)
+        raise InvalidValueError(f"task must be a task id, a task dict, a Task or None, not {type(task).__name__}")
+
+    # -- observations -------------------------------------------------------------------------------------------
+    def observe(self, agent: str) -> dict[str, Any]:
+        if agent == "user":
+            text = self._turns[-1]["system"] if self._turns else ""
+            intent = INTENTS.index(self._turns[-1]["intent"]) if self._turns and self._turns[-1]["intent"] in \
+                INTENTS else NO_INTENT
+            confidence, history = 1.0, history_text(self._history_lines)
+        else:
+            text = self._pending["user"] if self._pending else ""
+            intent, confidence = self._pending["_shown_intent"] if self._pending else (NO_INTENT, 0.0)
+            history = history_text(self._history_lines, text if self._pending else None)
+        step = self._state.step
+        return {"text": clean_text(text, MAX_RESPONSE_CHARS), "history": history, "task": self._task_text,
+                "step": step + 1, "intent": intent,
+                "features": features(step, self._state.n_steps, len(self._turns), self.max_turns, self._errors,
+                                     self._state.completed, intent, confidence, self._last_act)}
+
+    # -- stepping -----------------------------------------------------------------------------------------------
+    def step(self, action: Any) -> None:
+        if not self.agents:
+            raise EpisodeEndedError("step() called after the episode ended; call reset() to start a new one")
+        agent = self.agent_selection
+        if self.terminations[agent] or self.truncations[agent]:
+            if action is not None:
+                raise EpisodeEndedError(f"the episode has ended, so {agent!r} must step with None, not {action!r}")
+            self._was_dead_step(action)
+            return
+        self._cumulative_rewards[agent] = 0.0
+        self.rewards = {a: 0.0 for a in self.agents}
+        if agent == "user":
+            self._user_step(action)
+        else:
+            self._assistant_step(action)
+        self._accumulate_rewards()
+        if self.render_mode == "human":
+            self.render()
+
+    def _user_step(self, action: Any) -> None:
+        intent, utterance = _parse_user_action(action)
+        shown = (INTENTS.index(intent), 1.0) if self.oracle_intents and intent else (
+            self.nlu.predict(utterance) if self.nlu else (NO_INTENT, 0.0))
+        self._pending = {"intent": intent or "<degenerate>", "user": utterance, "_shown_intent": shown}
+        if intent is None:
+            self._turns.append({"intent": "<degenerate>", "user": utterance, "system": "", "system_error": False,
+                                "act": None, "current_step": self._state.step,
+                                "task_completed": self._state.completed, "predicted_intent": None})
+            self._finish("degenerate_user_turn", truncated=False)
+            return
+        self.agent_selection = "assistant"
+
+    def _assistant_step(self, action: Any) -> None:
+        pending, state = self._pending, self._state
+        if self.assistant_actions == "acts":
+            act = ACTS[_parse_act(action)]
+            text = render(act, state, pending["user"], self._rng)
+            shown = None
+        else:
+            text = _parse_text(action)
+            act, shown = read_text(text, state)
+        verdict = judge(pending["intent"], act, shown, state, repeated=is_repeat(text, state))
+        self._state = self._advance(act, verdict.shown_step, text)
+        self._last_act = act_index(act) if act in ACTS else None
+        predicted = pending["_shown_intent"][0]
+        turn = {"intent": pending["intent"], "user": pending["user"], "system": text,
+                "system_error": not verdict.correct, "act": act, "current_step": self._state.step,
+                "task_completed": self._state.completed,
+                "predicted_intent": INTENTS[predicted] if predicted < len(INTENTS) else None}
+        self._turns.append(turn)
+        self._history_lines.append(turn_lines(turn))
+        self._errors += turn["system_error"]
+        self._pending = None
+        info = {"turn": len(self._turns), "judged_act": act, "system_error": turn["system_error"],
+                "shown_step": verdict.shown_step, "trait_measurements": _turn_measurements(self._turns)}
+        self.infos = {"user": {**info, "intent": turn["intent"]}, "assistant": dict(info)}
+        if self.oracle_intents:
+            self.infos["assistant"]["intent"] = turn["intent"]
+        self._end_or_continue(turn)
+
+    def _advance(self, act: str, shown: int | None, text: str) -> TaskState:
+        state = self._state
+        if shown is None or act not in NAVIGATION_ACTS:
+            return advance(state, act, text)
+        completed = state.completed or shown >= state.n_steps
+        return replace(state, step=min(shown, state.n_steps - 1), completed=completed, last_system=text)
+
+    def _end_or_continue(self, turn: dict[str, Any]) -> None:
+        reason = None
+        if turn["intent"] == "stop":
+            after_error = len(self._turns) > 1 and self._turns[-2]["system_error"]
+            reason = "stop_after_errors" if after_error else "stop_by_trait"
+        elif self._state.completed and not turn["system_error"]:
+            reason = "task_completed"
+        elif len(self._turns) >= self.max_turns:
+            reason = "turn_limit"
+        if reason is None:
+            self._reward(turn, done=False, reason=None)
+            self.agent_selection = "user"
+            return
+        self._finish(reason, truncated=reason == "turn_limit", turn=turn)
+
+    def _reward(self, turn: dict[str, Any], done: bool, reason: str | None,
+                metrics: dict[str, float | None] | None = None) -> None:
+        event = TurnEvent(turn, self.profile, done, reason, self._state.completed, metrics)
+        self.rewards = {a: float(r) for a, r in self.reward_fn(event).items() if a in self.rewards}
+
+    def _finish(self, reason: str, truncated: bool, turn: dict[str, Any] | None = None) -> None:
+        metrics = dialogue_metrics([t for t in self._turns if t["intent"] in INTENTS])
+        if turn is not None:
+            self._reward(turn, done=True, reason=reason, metrics=metrics)
+        final = {"episode_metrics": metrics, "end_reason": reason, "profile": str(self.profile),
+                 "task_id": self.task.id, "task_completed": self._state.completed}
+        for agent in self.agents:
+            self.infos[agent] = {**self.infos.get(agent, {}), **final}
+            (self.truncations if truncated else self.terminations)[agent] = True
+        self.agent_selection = "user"
+        if self.logger:
+            self.logger.write(self.episode_record(reason, metrics))
+
+    def episode_record(self, reason: str, metrics: dict[str, float | None]) -> dict[str, Any]:
+        """The episode as one log line (DESIGN §5 dialogue fields plus outcome)."""
+        return {"dialog_id": f"{self._seed}-{self._episode_index}", "episode_seed": self._episode_seed,
+                "task": self.task.to_dict(), "user_profile": str(self.profile), "simulator": self.simulator.name,
+                "dialog": self._turns, "episode_metrics": metrics, "end_reason": reason,
+                "task_completed": self._state.completed}
+
+    # -- rendering ----------------------------------------------------------------------------------------------
+    def render(self) -> str | None:
+        if self.render_mode is None:
+            gymnasium.logger.warn("render() called without a render_mode; pass render_mode='human' or 'ansi'")
+            return None
+        lines = [f"[{self.profile}] {self.task.title}"] if not self._turns else []
+        if self._turns:
+            t = self._turns[-1]
+            flag = " (system error)" if t["system_error"] else ""
+            lines += [f"USER ({t['intent']}): {t['user']}", f"SYSTEM{flag}: {t['system']}"]
+        text = "\n".join(lines)
+        if self.render_mode == "human":
+            print(text)  # noqa: T201 - human rendering writes to the terminal by definition
+            return None
+        return text
+
+    def close(self) -> None:
+        self.agents = []
+
+
+class _UserPolicy:
+    """``env.user_policy(obs)``: the user simulator's next turn as a user action."""
+
+    def __init__(self, env: CTAEnv) -> None:
+        self.env = env
+
+    def __call__(self, observation: Any = None) -> dict[str, Any]:
+        action = self.env.simulator.act(self.env._turns)
+        intent = INTENTS.index(action.intent) if action.intent in INTENTS else NO_INTENT
+        return {"intent": intent, "utterance": action.utterance}
+
+
+def _parse_user_action(action: Any) -> tuple[str | None, str]:
+    if isinstance(action, UserAction):
+        action = {"intent": action.intent, "utterance": action.utterance}
+    if not isinstance(action, dict) or set(action) != {"intent", "utterance"}:
+        raise InvalidValueError(f"user action must be a dict with keys 'intent' and 'utterance', got {action!r:.200}")
+    intent, utterance = action["intent"], action["utterance"]
+    if isinstance(intent, (int, np.integer)) and not isinstance(intent, bool) and 0 <= intent <= NO_INTENT:
+        intent = INTENTS[intent] if intent < NO_INTENT else None
+    elif intent not in INTENTS:
+        raise unknown("user intent", intent, [*INTENTS, f"0..{NO_INTENT}"])
+    if not isinstance(utterance, str) or not utterance.strip():
+        raise InvalidValueError(f"user utterance must be a non-empty string, got {utterance!r:.200}")
+    if len(utterance) > MAX_UTTERANCE_CHARS:
+        raise InvalidValueError(f"user utterance has {len(utterance)} characters; at most {MAX_UTTERANCE_CHARS}")
+    return intent, clean_text(utterance, MAX_UTTERANCE_CHARS)
+
+
+def _parse_act(action: Any) -> int:
+    if isinstance(action, str) and action in ACTS:
+        return ACTS.index(action)
+    if isinstance(action, np.ndarray) and action.size == 1:
+        action = action.item()
+    if isinstance(action, (int, np.integer)) and not isinstance(action, bool) and 0 <= action < len(ACTS):
+        return int(action)
+    raise InvalidValueError(f"assistant act {action!r:.100} is not valid; give an index 0..{len(ACTS) - 1} "
+                            f"or a name: {', '.join(ACTS)}")
+
+
+def _parse_text(action: Any) -> str:
+    if not isinstance(action, str):
+        raise InvalidValueError(f"assistant action must be a string response (assistant_actions='text'), "
+                                f"got {type(action).__name__}; use assistant_actions='acts' for discrete acts")
+    if not action.strip():
+        raise InvalidValueError("assistant response is empty; give a non-empty string")
+    if len(action) > MAX_RESPONSE_CHARS:
+        raise InvalidValueError(f"assistant response has {len(action)} characters; at most {MAX_RESPONSE_CHARS}")
+    return clean_text(action, MAX_RESPONSE_CHARS)
+
+
+def _turn_measurements(turns: list[dict[str, Any]]) -> dict[str, float | None]:
+    """This turn's trait measurements: dialogue traits on the dialogue so far, utterance traits on this turn
+    (repetition: overlap with the previous utterance)."""
+    valid = [t for t in turns if t["intent"] in INTENTS]
+    values: dict[str, float | None] = {}
+    ctx = MetricContext()
+    for name, trait in traits().items():
+        if trait.scorer is not None:
+            values[name] = float(default_score(name, [valid[-1]["user"]])[0]) if valid else None
+        elif name == "repetition":
+            values[name] = overlap(valid[-1]["user"], valid[-2]["user"]) if len(valid) >= 2 else None
+        else:
+            values[name] = trait.dialogue_metric(valid, ctx)
+    return values

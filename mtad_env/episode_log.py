@@ -1,0 +1,62 @@
+"""Episode logs: one finished episode per JSON line, appended atomically; readers skip a torn last line.
+
+Each line is written with a single ``write`` on a file opened with ``O_APPEND``, so concurrent writers never
+interleave and a killed process leaves at most an incomplete final line, which :func:`load_episodes` drops.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from mtad_env.errors import DataFormatError
+
+logger = logging.getLogger(__name__)
+
+
+class EpisodeLogger:
+    """Appends episodes to ``<log_dir>/episodes.jsonl`` (or to ``path`` if it ends with ``.jsonl``)."""
+
+    def __init__(self, path: str | Path) -> None:
+        path = Path(path)
+        self.path = path if path.suffix == ".jsonl" else path / "episodes.jsonl"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, episode: dict[str, Any]) -> None:
+        """Append one episode as a JSON line."""
+        data = (json.dumps(episode, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+
+
+def iter_episodes(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Yield the episodes of a log file (or of ``episodes.jsonl`` in a folder)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "episodes.jsonl"
+    if not path.exists():
+        raise DataFormatError(f"episode log {str(path)!r} does not exist")
+    with open(path, encoding="utf-8") as fh:
+        lines = fh.read().split("\n")
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError:
+            if n == len(lines):  # a torn final line from a killed writer
+                logger.warning("%s: skipping an incomplete last line", path)
+                continue
+            raise DataFormatError(f"{str(path)!r} line {n} is not valid JSON") from None
+
+
+def load_episodes(path: str | Path) -> list[dict[str, Any]]:
+    """All episodes of a log file or folder."""
+    return list(iter_episodes(path))

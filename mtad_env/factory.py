@@ -1,0 +1,118 @@
+"""``mtad_env.make``: build the CTA environment from names, plus the registry of user simulators.
+
+Like Gymnasium's registration, a simulator name maps to a builder; ``register_simulator`` adds new ones (the LM
+simulators register themselves the same way).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from mtad_env.env import CTAEnv
+from mtad_env.errors import InvalidValueError, choices_message
+from mtad_env.profiles import ProfileSampler
+from mtad_env.user_simulator import UserSimulator
+
+logger = logging.getLogger(__name__)
+SimulatorBuilder = Callable[..., UserSimulator]
+_SIMULATORS: dict[str, SimulatorBuilder] = {}
+LM_SIMULATORS = ("sts", "jts", "mtad", "mtad-la", "sampling")
+
+
+def register_simulator(name: str, builder: SimulatorBuilder, replace: bool = False) -> None:
+    """Make ``make(simulator=name)`` build a user simulator with ``builder(**simulator_options)``."""
+    if name in _SIMULATORS and not replace:
+        raise InvalidValueError(f"simulator {name!r} is already registered; pass replace=True to replace it")
+    _SIMULATORS[name] = builder
+
+
+def _agenda(utterances: str | None = None, **_: Any) -> UserSimulator:
+    from mtad_env.domain import UtterancePool
+    from simulators.agenda import AgendaUserSimulator
+
+    return AgendaUserSimulator(UtterancePool.load(utterances) if utterances else _default_pool())
+
+
+def _default_pool():
+    from mtad_env.domain import UtterancePool
+
+    global _POOL
+    if _POOL is None:
+        _POOL = UtterancePool.load()
+    return _POOL
+
+
+_POOL = None
+register_simulator("agenda", _agenda)
+
+
+def build_simulator(simulator: str | UserSimulator, **options: Any) -> UserSimulator:
+    """A user simulator from a registered name or an instance."""
+    if isinstance(simulator, UserSimulator):
+        return simulator
+    if simulator in _SIMULATORS:
+        return _SIMULATORS[simulator](**options)
+    if simulator in LM_SIMULATORS:
+        msg = f"simulator {simulator!r} needs the LM user simulators, which this installation does not provide yet"
+        raise InvalidValueError(msg)
+    raise InvalidValueError(choices_message("simulator", simulator, [*_SIMULATORS, *LM_SIMULATORS]))
+
+
+def make(profile: Any = None, simulator: str | UserSimulator = "agenda", assistant: Any = None,
+         split: str = "test", tasks: str | None = None, max_turns: int = 20, seed: int | None = None,
+         log_dir: str | None = None, **options: Any) -> CTAEnv:
+    """Build the CTA PettingZoo environment (see :mod:`mtad_env.env` for spaces, rewards and info).
+
+    Args:
+        profile: a profile (str, dict, Profile), or None to sample one per episode (``profile_sampler=``,
+            default uniform over the 17 single-trait profiles).
+        simulator: ``"agenda"`` or another registered name, or a :class:`UserSimulator`.
+        assistant: None (you act for "assistant"), or a spec (``"template"``, ``"planllm:PATH"``, ``"http:URL"``)
+            or an Assistant; it becomes ``env.assistant_policy``.
+        split: task split (train, valid, test, diy); tasks: a task folder instead of the shipped tasks.
+        max_turns: user turns before truncation (paper: 20). seed: seeds the environment's generator.
+        log_dir: append every finished episode to ``<log_dir>/episodes.jsonl`` (or to a ``.jsonl`` path).
+        **options: ``assistant_actions`` ("text" | "acts"), ``oracle_intents``, ``reward_fn``,
+            ``profile_sampler``, ``render_mode``, and simulator options (``utterances``, ``pack``, ``weights``).
+
+    Example:
+        >>> import mtad_env
+        >>> env = mtad_env.make(profile="exploration=high,verbosity=low", seed=0)
+        >>> env.reset(seed=1)
+        >>> env.agent_selection
+        'user'
+    """
+    env_keys = {"assistant_actions", "oracle_intents", "reward_fn", "profile_sampler", "render_mode", "nlu"}
+    env_options = {k: v for k, v in options.items() if k in env_keys}
+    sim_options = {k: v for k, v in options.items() if k not in env_keys}
+    sampler = env_options.pop("profile_sampler", None)
+    if sampler is not None and not isinstance(sampler, ProfileSampler):
+        sampler = ProfileSampler(sampler)
+    user = build_simulator(simulator, **sim_options)
+    env = CTAEnv(user, profile=profile, split=split, tasks=tasks, max_turns=max_turns, seed=seed,
+                 log_dir=log_dir, profile_sampler=sampler, **env_options)
+    if assistant is not None:
+        from agents.base import build_assistant
+
+        env.assistant_policy = build_assistant(assistant, mode=env.assistant_actions, seed=seed)
+    return env
+
+
+def rollout(env: CTAEnv, assistant: Callable | None = None, seed: int | None = None,
+            options: dict | None = None) -> dict[str, Any]:
+    """Play one episode with ``env.user_policy`` and ``assistant`` (default ``env.assistant_policy``);
+    returns the final info of the assistant (episode metrics, end reason, ...)."""
+    policy = assistant or getattr(env, "assistant_policy", None)
+    if policy is None:
+        raise InvalidValueError("rollout needs an assistant: pass one, or make(..., assistant='template')")
+    env.reset(seed=seed, options=options)
+    info: dict[str, Any] = {}
+    for agent in env.agent_iter():
+        obs, _, terminated, truncated, info = env.last()
+        if terminated or truncated:
+            env.step(None)
+            continue
+        env.step(env.user_policy(obs) if agent == "user" else policy(obs))
+    return info

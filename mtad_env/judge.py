@@ -1,0 +1,97 @@
+"""Judging the assistant: which act a response performs, and whether it was the right one for the user's intent.
+
+Discrete acts are judged directly. Free text is read with patterns: a repeat of the last response, a shown step
+(``Step 3: ...`` at a sentence start, or a step's own words), a task-completion message, refusals, goodbyes,
+clarifications, fun facts, substitutions, definitions and answers. A wrong response is a system error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from mtad_env.metrics import words
+from mtad_env.system_acts import CANONICAL_ACT, EXPECTED_ACTS, NAVIGATION_ACTS, TaskState, target_step
+
+_STEP = re.compile(r"(?:^|[.!?]\s+|\n)(?:(?:here(?:'s| is)|now|next(?: up)?|ok(?:ay)?|sure)[,!.]?\s+)?"
+                   r"step (\d+)\s*(?:of \d+\s*)?[:.,-]", re.IGNORECASE)
+_PATTERNS: tuple[tuple[str, re.Pattern], ...] = tuple((act, re.compile(p, re.IGNORECASE)) for act, p in (
+    ("completion", r"\b(last step|all (the )?steps are done|you('re| are) (all )?done|finished (all|the task))"),
+    ("refuse", r"\b(can't|cannot|can not|won't|unable to|not able to) (help|assist|do that|answer|talk about)"),
+    ("goodbye", r"\b(good ?bye|bye|see you|farewell|stopping here)\b"),
+    ("fallback", r"(didn't|did not|couldn't) (catch|understand|get) (that|you)|could you (rephrase|say that again)"),
+    ("clarify_new_task", r"\b(different|new|another) (task|recipe|project)\b|\bsomething (new|else)\b"),
+    ("fun_fact", r"\bfun fact\b|\bdid you know\b"),
+    ("substitute", r"\binstead of\b|\bsubstitut|\byou can (use|replace|swap)\b|\bsomething similar\b"),
+    ("redirect", r"\b(get|go) back to\b|\bback to (the|our)\b"),
+    ("acknowledge", r"^\s*(okay|ok|alright|sure)[,.!]?\s+(no problem|let me know|take your time)"),
+    ("define", r"^[\w' -]{2,40}: |\bmeans\b|\brefers to\b|\bis an? (type|kind|tool|technique)\b"),
+    ("answer_question", r"good question|\byou('ll| will)? need\b|\byou will use\b"),
+))
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What the response did: ``act``, the step it showed (or None) and whether it was correct."""
+
+    act: str
+    shown_step: int | None
+    correct: bool
+
+
+def _step_from_words(text: str, state: TaskState) -> int | None:
+    said = set(words(text))
+    best, best_score = None, 0.0
+    for i, step in enumerate(state.task.methods):
+        step_words = set(words(step))
+        score = len(step_words & said) / max(len(step_words), 1)
+        if score > best_score:
+            best, best_score = i, score
+    return best if best_score >= 0.8 else None
+
+
+def _navigation_act(shown: int, state: TaskState) -> str:
+    if shown >= state.n_steps:
+        return "show_next_step"
+    if state.step < 0 or shown == 0 and state.step != 1:
+        return "show_first_step" if state.step < 0 else "show_current_step" if state.step == 0 else "show_first_step"
+    return {state.step + 1: "show_next_step", state.step - 1: "show_previous_step"}.get(shown, "show_current_step")
+
+
+def read_text(text: str, state: TaskState) -> tuple[str, int | None]:
+    """The act a free-text response performs in ``state`` and the step it shows (None if none)."""
+    if _PATTERNS[0][1].search(text):
+        return "show_next_step", state.n_steps
+    match = _STEP.search(text)
+    if match:
+        shown = int(match.group(1)) - 1
+        if 0 <= shown < state.n_steps:
+            return _navigation_act(shown, state), shown
+    for act, pattern in _PATTERNS[1:]:
+        if pattern.search(text):
+            return act, None
+    shown = _step_from_words(text, state)
+    if shown is not None:
+        return _navigation_act(shown, state), shown
+    return "answer_question", None
+
+
+def is_repeat(text: str, state: TaskState) -> bool:
+    """Whether ``text`` repeats the previous system response word for word."""
+    return bool(state.last_system) and text.strip() == state.last_system.strip()
+
+
+def judge(intent: str, act: str, shown_step: int | None, state: TaskState, repeated: bool = False) -> Judgement:
+    """Whether ``act`` (showing ``shown_step``) is a right response to ``intent`` in ``state``; ``repeated``
+    marks a response that repeats the previous one word for word (right for a repeat request)."""
+    if repeated and intent == "repeat":
+        return Judgement("repeat_last", shown_step, True)
+    if intent not in EXPECTED_ACTS:  # a degenerate user turn: any polite response is fine
+        return Judgement(act, shown_step, act in {"fallback", "acknowledge", "redirect"})
+    expected = EXPECTED_ACTS[intent]
+    canonical = CANONICAL_ACT[intent]
+    if canonical in NAVIGATION_ACTS and act in NAVIGATION_ACTS:
+        shown = target_step(act, state) if shown_step is None else shown_step
+        right = target_step(canonical, state)
+        return Judgement(act, shown, shown == right or (act in expected and shown_step is None))
+    return Judgement(act, shown_step, act in expected)

@@ -1,0 +1,83 @@
+"""Per-utterance trait scores of a pool, computed once and cached beside the pool, keyed by the pool's hash.
+
+Templates are scored with neutral slot fillers (``{ingredient}`` -> "sugar"). The cache file
+``<pool>.scores.json`` (or one in ``~/.cache/mtad_env`` where the pool's folder is read-only) is reused only when
+the pool hash and every scorer's name match; otherwise scores are recomputed and the file rewritten atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from mtad_env.domain import SCORING_FILL, UtterancePool, fill_slots
+from mtad_env.intents import INTENTS
+from mtad_env.traits import scorer_for, traits
+
+logger = logging.getLogger(__name__)
+PoolScores = dict[str, dict[str, np.ndarray]]  # trait -> intent -> one score per pool entry
+
+
+def utterance_traits() -> list[str]:
+    """Names of the registered traits that have a per-utterance scorer."""
+    return [n for n, t in traits().items() if t.scorer is not None]
+
+
+def _cache_path(pool: UtterancePool) -> Path:
+    src = Path(pool.source)
+    if src.exists() and os.access(src.parent, os.W_OK):
+        return src.with_suffix(".scores.json")
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mtad_env"
+    return base / f"pool-{pool.sha256[:16]}.scores.json"
+
+
+def write_json_atomic(path: Path, obj: object) -> None:
+    """Write JSON to ``path`` through a temporary file and a rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(obj, fh, ensure_ascii=False)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _read_cache(path: Path, pool: UtterancePool, names: dict[str, str]) -> dict | None:
+    shipped = Path(pool.source).with_suffix(".scores.json")
+    for candidate in dict.fromkeys([path, shipped]):
+        try:
+            cached = json.loads(candidate.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if cached.get("pool_sha256") == pool.sha256:
+            return cached
+    return None
+
+
+def pool_scores(pool: UtterancePool) -> PoolScores:
+    """Scores of every pool entry under every utterance-level trait, from the cache when it is valid."""
+    names = {t: scorer_for(t).name for t in utterance_traits()}
+    path = _cache_path(pool)
+    cached = _read_cache(path, pool, names) or {"pool_sha256": pool.sha256, "scorers": {}, "scores": {}}
+    changed = False
+    for trait, name in names.items():
+        if cached["scorers"].get(trait) == name and trait in cached["scores"]:
+            continue
+        logger.info("scoring the utterance pool for %s with %s", trait, name)
+        rng = np.random.default_rng(0)
+        cached["scores"][trait] = {
+            intent: scorer_for(trait)([fill_slots(u, SCORING_FILL, rng) for u in pool.entries[intent]]).tolist()
+            for intent in INTENTS}
+        cached["scorers"][trait] = name
+        changed = True
+    if changed:
+        try:
+            write_json_atomic(path, cached)
+        except OSError as exc:
+            logger.warning("could not cache pool scores at %s: %s", path, exc)
+    return {t: {i: np.asarray(cached["scores"][t][i]) for i in INTENTS} for t in names}

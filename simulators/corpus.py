@@ -1,0 +1,223 @@
+"""Profile-aware corpus generation with the Appendix B.4 filter, resumable after a kill, and its statistics.
+
+Layout of a corpus folder::
+
+    DIR/manifest.json                 the arguments; a re-run must use the same ones
+    DIR/regular_stats.json            mean/std of every identifying metric over Regular dialogues (the filter)
+    DIR/<split>/<profile>.jsonl       one accepted dialogue a line (DESIGN §5 format)
+    DIR/report.json                   attempts and acceptance rate per profile and split
+
+Dialogue attempt ``k`` of a (profile, split) draws from its own generator seeded by (seed, split, profile, k), and
+its ``dialog_id`` records ``k``; a resumed run drops a torn last line and continues after the last accepted
+attempt, so it ends with exactly the files an uninterrupted run writes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from mtad_env.domain import Task, UtterancePool, load_tasks
+from mtad_env.errors import InvalidValueError
+from mtad_env.pool_scores import write_json_atomic
+from mtad_env.profiles import Profile
+from mtad_env.traits import dialogue_metrics, traits
+from simulators.agenda import AgendaUserSimulator
+from simulators.dialogue_generator import GenerationConfig, generate_dialogue
+
+logger = logging.getLogger(__name__)
+CORPUS_SPLITS: tuple[str, ...] = ("train", "valid", "test")
+Stats = dict[str, dict[str, float]]
+
+
+@dataclass(frozen=True)
+class CorpusSpec:
+    """What to generate. ``n`` maps split -> accepted dialogues per profile."""
+
+    profiles: tuple[str, ...]
+    n: tuple[tuple[str, int], ...]
+    seed: int = 0
+    n_regular_stats: int = 2000
+    max_attempts_factor: int = 50
+    tasks_dir: str | None = None
+    utterances: str | None = None
+    max_turns: int = 20
+    error_rate: float = 0.1
+
+
+def profile_filename(profile: Profile) -> str:
+    """File stem of a profile: its canonical string with ',' as '+' (only [a-z0-9_=+] characters)."""
+    return str(profile).replace(",", "+")
+
+
+def _rng(seed: int, split: str, profile: Profile, attempt: int) -> np.random.Generator:
+    return np.random.default_rng([seed, zlib.crc32(split.encode()), zlib.crc32(str(profile).encode()), attempt])
+
+
+def _summarise(values: Iterable[float | None]) -> dict[str, float]:
+    arr = np.array([v for v in values if v is not None], dtype=np.float64)
+    if arr.size == 0:
+        return {"mean": float("nan"), "std": float("nan"), "n": 0}
+    return {"mean": float(arr.mean()), "std": float(arr.std()), "n": int(arr.size)}
+
+
+class CorpusGenerator:
+    """Generates a corpus for a :class:`CorpusSpec` into ``out``; ``run()`` is resumable."""
+
+    def __init__(self, spec: CorpusSpec, out: str | Path, progress: bool = True) -> None:
+        self.spec, self.out, self.progress = spec, Path(out), progress
+        self.user = AgendaUserSimulator(UtterancePool.load(spec.utterances))
+        self.config = GenerationConfig(spec.max_turns, spec.error_rate)
+        self.tasks = {s: load_tasks(s, spec.tasks_dir) for s in CORPUS_SPLITS if dict(spec.n).get(s, 0) > 0}
+        self.tasks.setdefault("train", load_tasks("train", spec.tasks_dir))
+        _check_disjoint(self.tasks)
+
+    def _check_manifest(self) -> None:
+        path = self.out / "manifest.json"
+        mine = asdict(self.spec)
+        mine = json.loads(json.dumps(mine))
+        if path.exists():
+            theirs = json.loads(path.read_text(encoding="utf-8"))
+            diff = sorted(k for k in mine if mine[k] != theirs.get(k))
+            if diff:
+                msg = (f"{str(self.out)!r} holds a corpus generated with other arguments ({', '.join(diff)} differ); "
+                       "re-run with the same arguments to resume, or choose another --out")
+                raise InvalidValueError(msg)
+        else:
+            write_json_atomic(path, mine)
+
+    def regular_stats(self) -> Stats:
+        """Mean/std of each identifying metric over ``n_regular_stats`` Regular dialogues on train tasks."""
+        stats = regular_statistics(self.user, self.tasks["train"], self.spec.n_regular_stats, self.spec.seed,
+                                   self.config, self.progress)
+        write_json_atomic(self.out / "regular_stats.json", stats)
+        return stats
+
+    def run(self) -> dict[str, Any]:
+        """Generate (or finish generating) every profile and split; returns the report."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._check_manifest()
+        profiles = [Profile.parse(p) for p in self.spec.profiles]
+        stats = self.regular_stats() if any(not p.is_regular for p in profiles) else {}
+        report: dict[str, Any] = {}
+        for split, n in self.spec.n:
+            for profile in profiles if n > 0 else []:
+                report.setdefault(split, {})[str(profile)] = self._fill(split, profile, n, stats)
+        write_json_atomic(self.out / "report.json", report)
+        return report
+
+    def _fill(self, split: str, profile: Profile, n: int, stats: Stats) -> dict[str, Any]:
+        path = self.out / split / f"{profile_filename(profile)}.jsonl"
+        accepted, next_attempt = _resume_point(path)
+        cap = n * self.spec.max_attempts_factor
+        tasks = self.tasks[split]
+        attempt = next_attempt
+        with open(path, "a", encoding="utf-8") as fh, tqdm(total=n, initial=accepted, desc=f"{split} {profile}",
+                                                           disable=not self.progress, leave=False) as bar:
+            while accepted < n and attempt < cap:
+                rng = _rng(self.spec.seed, split, profile, attempt)
+                task = tasks[int(rng.integers(len(tasks)))]
+                record = generate_dialogue(self.user, task, profile, rng, self.config,
+                                           f"{split}/{profile}/{attempt:07d}")
+                attempt += 1
+                if passes_filter(record["dialog"], profile, stats):
+                    fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    fh.flush()
+                    accepted += 1
+                    bar.update(1)
+        if accepted < n:
+            logger.warning("%s %s: only %d of %d dialogues passed the filter in %d attempts", split, profile,
+                           accepted, n, cap)
+        return {"accepted": accepted, "attempts": attempt, "acceptance_rate": accepted / max(attempt, 1)}
+
+
+def regular_statistics(user: AgendaUserSimulator, tasks: Sequence[Task], n: int, seed: int,
+                       config: GenerationConfig = GenerationConfig(), progress: bool = False) -> Stats:
+    """Mean/std (and count) of every identifying metric over ``n`` Regular dialogues (Appendix B.4)."""
+    regular = Profile()
+    metrics: dict[str, list] = {name: [] for name in traits()}
+    for k in tqdm(range(n), desc="regular statistics", disable=not progress):
+        rng = _rng(seed, "stats", regular, k)
+        record = generate_dialogue(user, tasks[int(rng.integers(len(tasks)))], regular, rng, config)
+        for name, value in dialogue_metrics(record["dialog"]).items():
+            metrics[name].append(value)
+    return {name: _summarise(values) for name, values in metrics.items()}
+
+
+def _check_disjoint(tasks: dict[str, Sequence[Task]]) -> None:
+    owner: dict[str, str] = {}
+    for split, items in tasks.items():
+        for task in items:
+            if owner.setdefault(task.id, split) != split:
+                raise InvalidValueError(f"task {task.id!r} is in both {owner[task.id]!r} and {split!r}; "
+                                        "a task must belong to one split only")
+
+
+def _resume_point(path: Path) -> tuple[int, int]:
+    """(accepted lines, next attempt) of a partly written file; drops a torn last line."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        return 0, 0
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end < len(data):
+        with open(path, "r+b") as fh:
+            fh.truncate(end)
+            fh.flush()
+            os.fsync(fh.fileno())
+        data = data[:end]
+    lines = data.splitlines()
+    if not lines:
+        return 0, 0
+    last_id = json.loads(lines[-1])["dialog_id"]
+    return len(lines), int(last_id.rsplit("/", 1)[1]) + 1
+
+
+def passes_filter(turns: Sequence[dict], profile: Profile, stats: Stats) -> bool:
+    """Appendix B.4: a low (high) trait's metric must be at least half a std below (above) the Regular mean."""
+    if profile.is_regular:
+        return True
+    values = dialogue_metrics(turns)
+    for name, intensity in profile.pairs:
+        value, ref = values[name], stats[name]
+        if value is None:
+            return False
+        if intensity == "low" and value > ref["mean"] - 0.5 * ref["std"]:
+            return False
+        if intensity == "high" and value < ref["mean"] + 0.5 * ref["std"]:
+            return False
+    return True
+
+
+def read_corpus(folder: str | Path, split: str | None = None) -> list[dict[str, Any]]:
+    """Every dialogue record of a corpus folder (one split or all)."""
+    folder = Path(folder)
+    splits = [split] if split else list(CORPUS_SPLITS)
+    records = []
+    for s in splits:
+        for path in sorted((folder / s).glob("*.jsonl")):
+            with open(path, encoding="utf-8") as fh:
+                records += [json.loads(line) for line in fh if line.strip()]
+    return records
+
+
+def corpus_stats(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Table 13 analog: per profile, the count and mean/std of every identifying metric."""
+    by_profile: dict[str, list[dict]] = {}
+    for rec in records:
+        by_profile.setdefault(str(Profile.parse(rec["user_profile"])), []).append(rec)
+    out = {}
+    for profile, recs in by_profile.items():
+        values = [dialogue_metrics(r["dialog"]) for r in recs]
+        out[profile] = {"n": len(recs), "metrics": {
+            name: {k: v for k, v in _summarise(v[name] for v in values).items() if k != "n"} for name in traits()}}
+    return out

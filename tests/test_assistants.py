@@ -1,0 +1,135 @@
+"""Assistants: template (all intents), PlanLLM on a tiny random local model, HTTP against a stub server, SB3."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import numpy as np
+import pytest
+
+import mtad_env
+from agents import OpenAICompatibleAssistant, PlanLLMAssistant, SB3Assistant, TemplateAssistant
+from agents.http_assistant import EndpointError
+from mtad_env.intents import INTENTS
+
+
+@pytest.mark.parametrize("intent", INTENTS)
+def test_template_assistant_answers_every_intent_correctly_with_oracle_intents(intent):
+    env = mtad_env.make(profile="regular", seed=0, oracle_intents=True)
+    env.reset(seed=0)
+    env.step({"intent": "start", "utterance": "start"})
+    env.step(TemplateAssistant(seed=0)(env.observe("assistant")))
+    env.step({"intent": "next", "utterance": "next"})
+    env.step(TemplateAssistant(seed=0)(env.observe("assistant")))
+    utterance = {"question": "how much salt do i need", "definition": "what does simmer mean",
+                 "replacement": "i do not have butter"}.get(intent, intent.replace("_", " "))
+    env.step({"intent": intent, "utterance": utterance})
+    env.step(TemplateAssistant(seed=0)(env.observe("assistant")))
+    assert env.infos["assistant"]["system_error"] is False, env._turns[-1]
+
+
+def test_template_assistant_error_rate_injects_mistakes():
+    env = mtad_env.make(seed=0, oracle_intents=True, assistant=TemplateAssistant(error_rate=0.5, seed=0))
+    errors = [t["system_error"] for s in range(20) for t in (mtad_env.rollout(env, seed=s) and env._turns)]
+    assert 0.25 < np.mean(errors) < 0.6
+    clean = mtad_env.make(seed=0, oracle_intents=True, assistant="template")
+    assert not any(t["system_error"] for s in range(10) for t in (mtad_env.rollout(clean, seed=s) and clean._turns))
+
+
+def _tiny_causal_lm(path):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import MistralConfig, MistralForCausalLM, PreTrainedTokenizerFast
+
+    vocab = {w: i for i, w in enumerate(["<unk>", "<s>", "</s>", "step", "1", ":", "sure", "next", "the", "USER",
+                                         "ASSISTANT", "Title", "."])}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>", eos_token="</s>",
+                            pad_token="</s>").save_pretrained(path)
+    cfg = MistralConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=4096)
+    MistralForCausalLM(cfg).save_pretrained(path)
+
+
+def test_planllm_assistant_drives_an_episode_with_a_tiny_local_model(tmp_path):
+    _tiny_causal_lm(tmp_path)
+    assistant = PlanLLMAssistant(tmp_path, max_new_tokens=8, device="cpu")
+    env = mtad_env.make(profile="Impatient", seed=0, assistant=assistant, max_turns=4)
+    info = mtad_env.rollout(env, seed=0)
+    assert info["end_reason"] in {"stop_by_trait", "stop_after_errors", "turn_limit", "task_completed"}
+    assert all(t["system"].strip() for t in env._turns)
+
+
+class _Stub(BaseHTTPRequestHandler):
+    fail_first = 0
+    seen: list = []
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        _Stub.seen.append((self.path, body, self.headers.get("Authorization")))
+        if _Stub.fail_first > 0:
+            _Stub.fail_first -= 1
+            self.send_response(503)
+            self.end_headers()
+            return
+        step = sum(m["role"] == "user" for m in body["messages"])
+        reply = {"choices": [{"message": {"role": "assistant", "content": f"Sure! Step {step}: do it."}}]}
+        data = json.dumps(reply).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def stub_server():
+    server = HTTPServer(("127.0.0.1", 0), _Stub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Stub.seen, _Stub.fail_first = [], 0
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_http_assistant_talks_chat_completions_with_retries(stub_server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret")
+    _Stub.fail_first = 1
+    assistant = OpenAICompatibleAssistant(stub_server, timeout=5, retries=2, backoff=0.01)
+    env = mtad_env.make(profile="regular", seed=0, assistant=assistant)
+    env.reset(seed=0)
+    env.step(env.user_policy(None))
+    response = assistant(env.observe("assistant"))
+    assert response == "Sure! Step 1: do it."
+    path, body, auth = _Stub.seen[-1]
+    assert path == "/v1/chat/completions" and body["messages"][0]["role"] == "system"
+    assert env.task.title in body["messages"][0]["content"] and auth == "Bearer sk-test-secret"
+    assert len(_Stub.seen) == 2  # one 503, then success
+
+
+def test_http_assistant_reports_a_down_endpoint_clearly():
+    assistant = OpenAICompatibleAssistant("http://127.0.0.1:9", timeout=0.5, retries=1, backoff=0.01)
+    obs = {"task": "Title: x\nStep 1: a", "history": "USER: next", "text": "next"}
+    with pytest.raises(EndpointError, match="failed after 2 attempts"):
+        assistant(obs)
+
+
+def test_simulate_cli_against_the_stub_server(stub_server):
+    from mtad_env.cli import main
+
+    assert main(["simulate", "--assistant", f"http:{stub_server}", "--episodes", "1", "--json"]) == 0
+
+
+def test_sb3_assistant_wraps_a_policy():
+    from stable_baselines3 import PPO
+
+    model = PPO("MlpPolicy", mtad_env.AssistantEnv(), n_steps=64, batch_size=32, seed=0, device="cpu")
+    model.learn(64)
+    env = mtad_env.make(seed=0, assistant_actions="acts", assistant=SB3Assistant(model, mode="acts"))
+    assert mtad_env.rollout(env, seed=0)["end_reason"]
+    text_env = mtad_env.make(seed=0, assistant=SB3Assistant(model, mode="text"))
+    mtad_env.rollout(text_env, seed=0)
+    assert all(isinstance(t["system"], str) and t["system"] for t in text_env._turns)

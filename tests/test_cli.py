@@ -1,0 +1,77 @@
+"""The mtad-env command line: the DESIGN §8 contract, JSON keys, and one-line exit-2 errors on bad input."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+TRAITS = ["engagement", "cooperativeness", "exploration", "tolerance", "verbosity", "emotion", "fluency",
+          "repetition"]
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "mtad_env", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_generate_then_stats_json(tmp_path):
+    out = tmp_path / "corpus"
+    done = run("generate", "--profiles", "regular;Verbose", "--n-train", "20", "--seed", "1", "--out", str(out),
+               "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["report"]["train"]["verbosity=high"]["accepted"] == 20
+    stats = run("stats", str(out), "--json")
+    assert stats.returncode == 0
+    profiles = json.loads(stats.stdout)["profiles"]
+    assert set(profiles) == {"regular", "verbosity=high"} and profiles["regular"]["n"] == 20
+    assert set(profiles["regular"]["metrics"]) == set(TRAITS)
+    assert set(profiles["regular"]["metrics"]["tolerance"]) == {"mean", "std"}
+    table = run("stats", str(out))
+    assert "verbosity=high" in table.stdout and "±" in table.stdout
+
+
+def test_simulate_json_keys_and_log(tmp_path):
+    log = tmp_path / "episodes.jsonl"
+    done = run("simulate", "--profile", "Patient", "--simulator", "agenda", "--assistant", "template",
+               "--episodes", "4", "--split", "test", "--seed", "2", "--log", str(log), "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["episodes"] == 4 and set(summary["metrics"]) == set(TRAITS)
+    assert {"degeneration_rate", "end_reasons", "task_completion_rate"} <= set(summary)
+    assert sum(summary["end_reasons"].values()) == 4
+    assert len(log.read_text().splitlines()) == 4
+
+
+def test_simulate_prints_dialogues_readably():
+    done = run("simulate", "--profile", "Concise", "--episodes", "1", "--seed", "0")
+    assert done.returncode == 0 and "USER [start]:" in done.stdout and "SYSTEM" in done.stdout
+
+
+def test_bench_generate_json():
+    done = run("bench", "generate", "--json", "--seconds", "0.5")
+    assert done.returncode == 0 and json.loads(done.stdout)["dialogues_per_s"] > 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (("generate", "--profiles", "verbosity=loud", "--n-train", "1", "--out", "x"), "valid: low, neutral, high"),
+    (("generate", "--profiles", "Chatty", "--n-train", "1", "--out", "x"), "unknown profile part 'Chatty'"),
+    (("generate", "--n-train", "-3", "--out", "x"), "-3 must be >= 0"),
+    (("generate", "--n-train", "1", "--out", "x", "--tasks", "/nonexistent"), "does not exist"),
+    (("stats", "/nonexistent"), "does not exist"),
+    (("simulate", "--split", "holdout"), "invalid choice: 'holdout'"),
+    (("simulate", "--simulator", "agnda"), "did you mean 'agenda'"),
+    (("simulate", "--assistant", "robot"), "valid: template"),
+    (("simulate", "--profile", "Sleepy"), "unknown profile part 'Sleepy'"),
+    (("bench", "nothing"), "invalid choice"),
+])
+def test_bad_input_exits_2_with_one_line_and_no_traceback(tmp_path, args, message):
+    done = subprocess.run([sys.executable, "-m", "mtad_env", *args], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_every_subcommand_has_help():
+    for sub in ("generate", "stats", "simulate", "bench"):
+        assert run(sub, "--help").returncode == 0
