@@ -40,7 +40,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = ["VOCABULARY_PATH", "compose_recipes", "ingredient_name", "load_vocabulary"]
 
@@ -56,6 +56,8 @@ _KEY = re.compile(r"\{([^{}]+)\}")
 _OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
 
 Context = dict[str, str]
+Slots = dict[str, list["Ingredient"]]
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,8 @@ def load_vocabulary(path: str | None = None) -> dict[str, Any]:
         The parsed vocabulary. Callers must treat it as read-only.
     """
     with open(path or VOCABULARY_PATH, encoding="utf-8") as handle:
-        return json.load(handle)
+        vocabulary: dict[str, Any] = json.load(handle)
+    return vocabulary
 
 
 def _join(words: list[str]) -> str:
@@ -126,7 +129,7 @@ def _option_spec(option: str | dict[str, Any]) -> dict[str, Any]:
 
 def _base_name(option: str | dict[str, Any]) -> str:
     """Return an option's name with plural markers removed (for de-duplication)."""
-    head = _option_spec(option)["i"].split(", ", 1)[0]
+    head = str(_option_spec(option)["i"]).split(", ", 1)[0]
     return head.split(" ", 2)[2].replace("(s)", "")
 
 
@@ -154,9 +157,11 @@ def _pick_ingredient(option: str | dict[str, Any], rng: random.Random) -> Ingred
     return Ingredient(qty, unit.replace("(s)", suffix), name.replace("(s)", suffix), prep, attrs)
 
 
-def _fill_slots(slots: dict[str, Any], pools: dict[str, list[Any]], rng: random.Random) -> dict[str, list[Ingredient]] | None:
+def _fill_slots(
+    slots: dict[str, Any], pools: dict[str, list[Any]], rng: random.Random
+) -> Slots | None:
     """Choose ingredients for every slot; return ``None`` if a required slot cannot be filled."""
-    filled: dict[str, list[Ingredient]] = {}
+    filled: Slots = {}
     used: set[str] = set()
     for slot, raw in slots.items():
         spec = raw if isinstance(raw, dict) else {"pool": raw}
@@ -198,7 +203,9 @@ def _item_keys(ctx: Context, prefix: str, item: Ingredient, names: dict[str, Any
             ctx[f"{prefix}_{key}"] = value
 
 
-def _build_context(filled: dict[str, list[Ingredient]], variables: dict[str, Any], cuisine: str, names: dict[str, Any]) -> Context:
+def _build_context(
+    filled: Slots, variables: dict[str, Any], cuisine: str, names: dict[str, Any]
+) -> Context:
     """Build the template context from filled slots and chosen variables."""
     ctx: Context = {"cuisine": cuisine}
     for var, value in variables.items():
@@ -214,7 +221,7 @@ def _build_context(filled: dict[str, list[Ingredient]], variables: dict[str, Any
     return ctx
 
 
-def _resolve_key(key: str, ctx: Context, filled: dict[str, list[Ingredient]], used: set[str]) -> str | None:
+def _resolve_key(key: str, ctx: Context, filled: Slots, used: set[str]) -> str | None:
     """Resolve one ``{...}`` key, recording the slots it uses; ``None`` if missing."""
     if key.startswith(("list:", "alist:")):
         kind, _, slots = key.partition(":")
@@ -228,8 +235,11 @@ def _resolve_key(key: str, ctx: Context, filled: dict[str, list[Ingredient]], us
     return ctx[key]
 
 
-def _fill_keys(text: str, ctx: Context, filled: dict[str, list[Ingredient]], used: set[str]) -> str | None:
-    """Substitute all keys in ``text`` (twice, for attributes holding keys); ``None`` if any is missing."""
+def _fill_keys(text: str, ctx: Context, filled: Slots, used: set[str]) -> str | None:
+    """Substitute every key in ``text``; ``None`` if one is missing.
+
+    Two passes are made so that attribute values may themselves hold keys.
+    """
     for _ in range(2):
         missing = False
 
@@ -245,7 +255,7 @@ def _fill_keys(text: str, ctx: Context, filled: dict[str, list[Ingredient]], use
     return text
 
 
-def _render(template: str, ctx: Context, filled: dict[str, list[Ingredient]]) -> tuple[str, int] | None:
+def _render(template: str, ctx: Context, filled: Slots) -> tuple[str, int] | None:
     """Render a template; return the text and the number of distinct slots used."""
     used: set[str] = set()
 
@@ -264,16 +274,21 @@ def _render(template: str, ctx: Context, filled: dict[str, list[Ingredient]]) ->
     return text[:1].upper() + text[1:], len(used)
 
 
-def _choose(variants: str | list[str], ctx: Context, filled: dict[str, list[Ingredient]], rng: random.Random, richest: bool) -> str | None:
+def _choose(
+    variants: str | list[str], ctx: Context, filled: Slots, rng: random.Random, richest: bool
+) -> str | None:
     """Render a random resolvable variant, preferring the richest when asked."""
-    rendered = [r for r in (_render(v, ctx, filled) for v in ([variants] if isinstance(variants, str) else variants)) if r]
+    options = [variants] if isinstance(variants, str) else variants
+    rendered = [r for r in (_render(v, ctx, filled) for v in options) if r]
     if not rendered:
         return None
     top = max(score for _, score in rendered) if richest else None
     return rng.choice([text for text, score in rendered if top is None or score == top])
 
 
-def _compose_steps(entries: list[Any], ctx: Context, filled: dict[str, list[Ingredient]], rng: random.Random) -> list[str]:
+def _compose_steps(
+    entries: list[Any], ctx: Context, filled: Slots, rng: random.Random
+) -> list[str]:
     """Render the archetype's step skeleton into concrete steps."""
     steps: list[str] = []
     for entry in entries:
@@ -291,7 +306,7 @@ def _mentions(text: str, name: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.IGNORECASE) is not None
 
 
-def _ordered_ingredients(filled: dict[str, list[Ingredient]], steps: list[str]) -> list[Ingredient] | None:
+def _ordered_ingredients(filled: Slots, steps: list[str]) -> list[Ingredient] | None:
     """Order ingredients by first use in the steps; ``None`` if one is never used."""
     ranked: list[tuple[int, int, Ingredient]] = []
     for order, item in enumerate(item for items in filled.values() for item in items):
@@ -302,7 +317,7 @@ def _ordered_ingredients(filled: dict[str, list[Ingredient]], steps: list[str]) 
     return [item for _, _, item in sorted(ranked, key=lambda r: r[:2])]
 
 
-def _pick_weighted(options: list[Any], weights: list[float], rng: random.Random) -> Any:
+def _pick_weighted(options: list[_T], weights: list[float], rng: random.Random) -> _T:
     """Pick one option with the given relative weights."""
     return rng.choices(options, weights=weights, k=1)[0]
 
@@ -333,7 +348,9 @@ def _compose_one(vocab: dict[str, Any], rng: random.Random) -> dict[str, Any] | 
             "ingredients": [item.line() for item in ingredients], "methods": steps}
 
 
-def compose_recipes(n: int, seed: int, exclude_titles: set[str] | frozenset[str] = frozenset()) -> list[dict]:
+def compose_recipes(
+    n: int, seed: int, exclude_titles: set[str] | frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
     """Compose ``n`` recipes with unique titles, deterministically from ``seed``.
 
     Args:
@@ -356,7 +373,7 @@ def compose_recipes(n: int, seed: int, exclude_titles: set[str] | frozenset[str]
     vocab = load_vocabulary()
     rng = random.Random(seed)
     seen = {title.casefold() for title in exclude_titles}
-    recipes: list[dict] = []
+    recipes: list[dict[str, Any]] = []
     budget = max(1000, n * _ATTEMPTS_PER_RECIPE)
     for _ in range(budget):
         if len(recipes) == n:
