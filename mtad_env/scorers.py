@@ -7,6 +7,7 @@ classifier for fluency. The paper's models (a RoBERTa sentiment model, a CoLA BE
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -68,7 +69,7 @@ class FluencyModelScorer:
             raise InvalidValueError(msg)
         self._model = HashedLinearClassifier.load(path)
         self._fluent = self._model.labels.index("fluent")
-        self.name = f"fluency-hashed:{path.stat().st_size}"
+        self.name = f"fluency-hashed:{hashlib.sha256(path.read_bytes()).hexdigest()[:16]}"
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
