@@ -99,6 +99,10 @@ def task_from_dict(obj: Any, source: str = "<task>") -> Task:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise DataFormatError(f"{source}: field {key!r} must be a list of strings")
     known = {"id", "title", "methods", "ingredients", "tools", "data_source", "description"}
+    try:
+        json.dumps({k: v for k, v in obj.items() if k not in known}, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise DataFormatError(f"{source}: extra task fields must be plain JSON values ({exc})") from None
     return Task(obj["id"], obj["title"], tuple(methods), tuple(obj.get("ingredients", [])),
                 tuple(obj.get("tools", [])), str(obj.get("data_source", "recipe")), str(obj.get("description", "")),
                 {k: v for k, v in obj.items() if k not in known})

@@ -57,7 +57,7 @@ from mtad_env.errors import EpisodeEndedError, InvalidValueError, unknown
 from mtad_env.intents import INTENTS
 from mtad_env.judge import is_repeat, judge, read_text
 from mtad_env.nlu import IntentClassifier
-from mtad_env.observations import (MAX_RESPONSE_CHARS, MAX_TASK_CHARS, MAX_UTTERANCE_CHARS, NO_INTENT,
+from mtad_env.observations import (MAX_RESPONSE_CHARS, MAX_STEPS, MAX_TASK_CHARS, MAX_UTTERANCE_CHARS, NO_INTENT,
                                    assistant_action_space, clean_text, features, history_text, observation_space,
                                    task_text, turn_lines, user_action_space)
 from mtad_env.profiles import Profile, ProfileSampler
@@ -164,7 +164,7 @@ class CTAEnv(AECEnv):
             history = history_text(self._history_lines, text if self._pending else None)
         step = self._state.step
         return {"text": clean_text(text, MAX_RESPONSE_CHARS), "history": history, "task": self._task_text,
-                "step": step + 1, "intent": intent,
+                "step": min(step + 1, MAX_STEPS), "intent": intent,
                 "features": features(step, self._state.n_steps, len(self._turns), self.max_turns, self._errors,
                                      self._state.completed, intent, confidence, self._last_act)}
 
@@ -175,21 +175,22 @@ class CTAEnv(AECEnv):
         agent = self.agent_selection
         if self.terminations[agent] or self.truncations[agent]:
             if action is not None:
-                raise EpisodeEndedError(f"the episode has ended, so {agent!r} must step with None, not {action!r}")
+                raise EpisodeEndedError(f"the episode has ended, so {agent!r} must step with None, "
+                                        f"not {action!r:.200}")
             self._was_dead_step(action)
             return
-        self._cumulative_rewards[agent] = 0.0
+        parsed = _parse_user_action(action) if agent == "user" else self._parse_assistant_action(action)
+        self._cumulative_rewards[agent] = 0.0  # only once the action is known to be valid
         self.rewards = {a: 0.0 for a in self.agents}
         if agent == "user":
-            self._user_step(action)
+            self._user_step(*parsed)
         else:
-            self._assistant_step(action)
+            self._assistant_step(*parsed)
         self._accumulate_rewards()
         if self.render_mode == "human":
             self.render()
 
-    def _user_step(self, action: Any) -> None:
-        intent, utterance = _parse_user_action(action)
+    def _user_step(self, intent: str | None, utterance: str) -> None:
         shown = (INTENTS.index(intent), 1.0) if self.oracle_intents and intent else (
             self.nlu.predict(utterance) if self.nlu else (NO_INTENT, 0.0))
         self._pending = {"intent": intent or "<degenerate>", "user": utterance, "_shown_intent": shown}
@@ -201,14 +202,17 @@ class CTAEnv(AECEnv):
             return
         self.agent_selection = "assistant"
 
-    def _assistant_step(self, action: Any) -> None:
-        pending, state = self._pending, self._state
+    def _parse_assistant_action(self, action: Any) -> tuple[str | None, str | None]:
         if self.assistant_actions == "acts":
-            act = ACTS[_parse_act(action)]
+            return ACTS[_parse_act(action)], None
+        return None, _parse_text(action)
+
+    def _assistant_step(self, act: str | None, text: str | None) -> None:
+        pending, state = self._pending, self._state
+        if act is not None:
             text = render(act, state, pending["user"], self._rng)
             shown = None
         else:
-            text = _parse_text(action)
             act, shown = read_text(text, state)
         verdict = judge(pending["intent"], act, shown, state, repeated=is_repeat(text, state))
         self._state = self._advance(act, verdict.shown_step, text)
@@ -314,6 +318,8 @@ def _parse_user_action(action: Any) -> tuple[str | None, str]:
     if not isinstance(action, dict) or set(action) != {"intent", "utterance"}:
         raise InvalidValueError(f"user action must be a dict with keys 'intent' and 'utterance', got {action!r:.200}")
     intent, utterance = action["intent"], action["utterance"]
+    if not isinstance(intent, (str, int, np.integer)):
+        raise InvalidValueError(f"user intent must be an intent name or index, got {type(intent).__name__}")
     if isinstance(intent, (int, np.integer)) and not isinstance(intent, bool) and 0 <= intent <= NO_INTENT:
         intent = INTENTS[intent] if intent < NO_INTENT else None
     elif intent not in INTENTS:

@@ -27,7 +27,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from mtad_env.domain import Task, UtterancePool, load_tasks
-from mtad_env.errors import InvalidValueError
+from mtad_env.errors import InvalidValueError, unknown
 from mtad_env.pool_scores import write_json_atomic
 from mtad_env.profiles import Profile
 from mtad_env.traits import dialogue_metrics, traits
@@ -74,6 +74,9 @@ class CorpusGenerator:
     """Generates a corpus for a :class:`CorpusSpec` into ``out``; ``run()`` is resumable."""
 
     def __init__(self, spec: CorpusSpec, out: str | Path, progress: bool = True) -> None:
+        for split, _ in spec.n:
+            if split not in CORPUS_SPLITS:
+                raise unknown("corpus split", split, CORPUS_SPLITS)
         self.spec, self.out, self.progress = spec, Path(out), progress
         self.user = AgendaUserSimulator(UtterancePool.load(spec.utterances))
         self.config = GenerationConfig(spec.max_turns, spec.error_rate)
