@@ -48,14 +48,21 @@ def evaluate(policy, episodes_per_profile: int, seed: int) -> dict[str, float]:
 
 def plot_curve(monitor_dir: Path, out_png: Path) -> None:
     """Episode returns during training, smoothed, as a PNG."""
+    import csv
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from stable_baselines3.common.monitor import load_results
 
-    df = load_results(str(monitor_dir))
-    steps, returns = np.cumsum(df["l"].to_numpy()), df["r"].to_numpy()
+    rows = []  # SB3's load_results needs pandas; the monitor files are plain CSV after one JSON line
+    for path in sorted(monitor_dir.glob("*.monitor.csv")):
+        with open(path, encoding="utf-8") as fh:
+            next(fh)
+            rows += [(float(r["t"]), float(r["r"]), int(r["l"])) for r in csv.DictReader(fh)]
+    rows.sort()
+    steps = np.cumsum([r[2] for r in rows])
+    returns = np.array([r[1] for r in rows])
     window = max(1, len(returns) // 50)
     smooth = np.convolve(returns, np.ones(window) / window, mode="valid")
     fig, ax = plt.subplots(figsize=(6, 3.5))

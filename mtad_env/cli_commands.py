@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
 
 from mtad_env.cli import emit, subcommand
 from mtad_env.errors import InvalidValueError
+
+_COMMAND_MODULES: tuple[str, ...] = ("training.cli_train", "evaluation.cli_evaluate", "mtad_env.cli_doctor")
 
 
 def _nonneg_int(text: str) -> int:
@@ -37,6 +40,8 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--json", action="store_true")
 
     add_simulate_arguments(sub)
+    for module in _COMMAND_MODULES:  # subcommands that live beside the code they drive
+        importlib.import_module(module).add_arguments(sub)
 
     b = sub.add_parser("bench", help="benchmarks that print measured figures")
     b.add_argument("what", choices=("decode", "env", "generate"))

@@ -44,8 +44,18 @@ def _default_pool():
     return _POOL
 
 
+def _lm(mode: str) -> SimulatorBuilder:
+    def build(pack: str | None = None, **options: Any) -> UserSimulator:
+        from simulators.lm_simulator import LMUserSimulator
+
+        return LMUserSimulator(pack, mode=mode, **options)
+    return build
+
+
 _POOL = None
 register_simulator("agenda", _agenda)
+register_simulator("sts", _lm("sts"))
+register_simulator("jts", _lm("jts"))
 
 
 def build_simulator(simulator: str | UserSimulator, **options: Any) -> UserSimulator:
