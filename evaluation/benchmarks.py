@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from mtad_env.errors import InvalidValueError, unknown
+from mtad_env.errors import unknown
 
 logger = logging.getLogger(__name__)
 
@@ -44,15 +44,10 @@ def bench_generate(seconds: float = 5.0) -> dict[str, float]:
 def run(what: str, seconds: float = 5.0) -> dict:
     """Run benchmark ``what`` (generate, env, decode)."""
     benches: dict[str, Callable[[float], dict]] = {"generate": bench_generate}
-    try:
-        from evaluation import env_benchmarks
+    from evaluation import decode_benchmarks, env_benchmarks
 
-        benches["env"] = env_benchmarks.bench_env
-    except ImportError:
-        pass
-    if what not in ("decode", "env", "generate"):
-        raise unknown("benchmark", what, ("decode", "env", "generate"))
+    benches["env"] = env_benchmarks.bench_env
+    benches["decode"] = decode_benchmarks.bench_decode
     if what not in benches:
-        raise InvalidValueError(f"benchmark {what!r} needs a part of mtad-env that is not built yet; "
-                                f"available: {', '.join(benches)}")
+        raise unknown("benchmark", what, benches)
     return benches[what](seconds)

@@ -21,7 +21,7 @@ from mtad_env.traits import (Trait, dialogue_metrics, get_trait, register_trait,
                              unregister_trait)
 from mtad_env.user_simulator import UserAction, UserSimulator
 from mtad_env.env import CTAEnv  # noqa: E402  (after the modules it builds on)
-from mtad_env.factory import make, register_simulator, rollout
+from mtad_env.factory import make, register_simulator, rollout, rollout_many
 from mtad_env.assistant_env import AssistantEnv
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -31,6 +31,6 @@ __all__ = [
     "AssistantEnv", "CTAEnv", "DataFormatError", "EpisodeEndedError", "InvalidValueError", "MetricContext",
     "MtadError", "PackError", "Profile", "ProfileSampler", "Task", "Trait", "UserAction", "UserSimulator",
     "UtterancePool", "dialogue_metrics", "find_task", "get_trait", "load_episodes", "load_tasks", "make",
-    "multi_trait_profiles", "register_simulator", "register_trait", "rollout", "set_scorer",
+    "multi_trait_profiles", "register_simulator", "register_trait", "rollout", "rollout_many", "set_scorer",
     "single_trait_profiles", "traits", "unregister_trait",
 ]

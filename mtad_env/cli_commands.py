@@ -114,6 +114,8 @@ def add_simulate_arguments(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--max-turns", type=int, default=20)
     s.add_argument("--log", default=None, help="append episodes to this .jsonl file")
+    s.add_argument("--batch-size", type=int, default=None,
+                   help="episodes run in lockstep (LM users decode together); default 16 for LM simulators, 1 else")
     s.add_argument("--json", action="store_true", help="print only the summary as one JSON object")
 
 
@@ -144,22 +146,28 @@ def run_simulate(args: argparse.Namespace) -> int:
 
     from tqdm.auto import tqdm
 
-    from mtad_env.factory import make, rollout
+    from mtad_env.factory import make, rollout_many
 
     options = {"weights": args.weights} if args.weights else {}
     if args.pack:
         options["pack"] = args.pack
-    env = make(profile=args.profile, simulator=args.simulator, assistant=args.assistant, split=args.split,
-               tasks=args.tasks, max_turns=args.max_turns, seed=args.seed, log_dir=args.log, **options)
+    batch = max(1, min(args.batch_size or (1 if args.simulator == "agenda" else 16), args.episodes or 1))
+    envs = [make(profile=args.profile, simulator=args.simulator, assistant=args.assistant, split=args.split,
+                 tasks=args.tasks, max_turns=args.max_turns, seed=args.seed, log_dir=args.log, **options)
+            for _ in range(batch)]
     infos, dialogs = [], []
-    for _ in tqdm(range(args.episodes), desc="episodes", disable=not args.json or args.episodes < 5,
-                  file=sys.stderr):
-        info = rollout(env)
-        infos.append(info)
-        dialogs.append(list(env._turns))
-        if not args.json:
-            _print_episode(env, info)
-    emit(summarise_episodes(infos, dialogs), True) if args.json else None
+    with tqdm(total=args.episodes, desc="episodes", disable=not args.json or args.episodes < 5,
+              file=sys.stderr) as bar:
+        for start in range(0, args.episodes, batch):  # episode i is reset with seed + i, whatever the batch
+            chunk = envs[:min(batch, args.episodes - start)]
+            for env, info in zip(chunk, rollout_many(chunk, seed=args.seed + start)):
+                infos.append(info)
+                dialogs.append(list(env._turns))
+                if not args.json:
+                    _print_episode(env, info)
+            bar.update(len(chunk))
+    if args.json:
+        emit(summarise_episodes(infos, dialogs), True)
     return 0
 
 

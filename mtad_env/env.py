@@ -307,9 +307,13 @@ class _UserPolicy:
         self.env = env
 
     def __call__(self, observation: Any = None) -> dict[str, Any]:
-        action = self.env.simulator.act(self.env._turns)
-        intent = INTENTS.index(action.intent) if action.intent in INTENTS else NO_INTENT
-        return {"intent": intent, "utterance": action.utterance}
+        return user_action(self.env.simulator.act(self.env._turns))
+
+
+def user_action(action: UserAction) -> dict[str, Any]:
+    """A simulator's :class:`UserAction` as an element of the user's action space."""
+    intent = INTENTS.index(action.intent) if action.intent in INTENTS else NO_INTENT
+    return {"intent": intent, "utterance": action.utterance}
 
 
 def _parse_user_action(action: Any) -> tuple[str | None, str]:

@@ -7,7 +7,7 @@ simulators register themselves the same way).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mtad_env.env import CTAEnv
@@ -18,7 +18,6 @@ from mtad_env.user_simulator import UserSimulator
 logger = logging.getLogger(__name__)
 SimulatorBuilder = Callable[..., UserSimulator]
 _SIMULATORS: dict[str, SimulatorBuilder] = {}
-LM_SIMULATORS = ("sts", "jts", "mtad", "mtad-la", "sampling")
 
 
 def register_simulator(name: str, builder: SimulatorBuilder, replace: bool = False) -> None:
@@ -54,8 +53,8 @@ def _lm(mode: str) -> SimulatorBuilder:
 
 _POOL = None
 register_simulator("agenda", _agenda)
-register_simulator("sts", _lm("sts"))
-register_simulator("jts", _lm("jts"))
+for _mode in ("sts", "jts", "mtad", "mtad-la", "sampling"):
+    register_simulator(_mode, _lm(_mode))
 
 
 def build_simulator(simulator: str | UserSimulator, **options: Any) -> UserSimulator:
@@ -64,10 +63,7 @@ def build_simulator(simulator: str | UserSimulator, **options: Any) -> UserSimul
         return simulator
     if simulator in _SIMULATORS:
         return _SIMULATORS[simulator](**options)
-    if simulator in LM_SIMULATORS:
-        msg = f"simulator {simulator!r} needs the LM user simulators, which this installation does not provide yet"
-        raise InvalidValueError(msg)
-    raise InvalidValueError(choices_message("simulator", simulator, [*_SIMULATORS, *LM_SIMULATORS]))
+    raise InvalidValueError(choices_message("simulator", simulator, list(_SIMULATORS)))
 
 
 def make(profile: Any = None, simulator: str | UserSimulator = "agenda", assistant: Any = None,
@@ -118,6 +114,7 @@ def rollout(env: CTAEnv, assistant: Callable | None = None, seed: int | None = N
     if policy is None:
         raise InvalidValueError("rollout needs an assistant: pass one, or make(..., assistant='template')")
     env.reset(seed=seed, options=options)
+    _reset_policy(policy, seed)
     info: dict[str, Any] = {}
     for agent in env.agent_iter():
         obs, _, terminated, truncated, info = env.last()
@@ -126,3 +123,42 @@ def rollout(env: CTAEnv, assistant: Callable | None = None, seed: int | None = N
             continue
         env.step(env.user_policy(obs) if agent == "user" else policy(obs))
     return info
+
+
+def rollout_many(envs: Sequence[CTAEnv], assistant: Callable | None = None, seed: int | None = None) -> list[dict]:
+    """Play one episode in each environment in lockstep; LM users that share a pack decode their turns in one
+    batch (rows = dialogues x adapters). Returns each environment's final assistant info."""
+    from mtad_env.env import user_action
+
+    for i, env in enumerate(envs):
+        env.reset(seed=None if seed is None else seed + i)
+        _reset_policy(assistant or getattr(env, "assistant_policy", None), None if seed is None else seed + i)
+    infos: list[dict] = [{} for _ in envs]
+    while any(env.agents for env in envs):
+        waiting = [i for i, env in enumerate(envs) if env.agents and env.agent_selection == "user"
+                   and not (env.terminations["user"] or env.truncations["user"])]
+        for i, action in zip(waiting, _batched_user_actions([envs[i] for i in waiting])):
+            envs[i].step(user_action(action))
+        for i, env in enumerate(envs):
+            while env.agents and (env.agent_selection == "assistant" or env.terminations[env.agent_selection]
+                                  or env.truncations[env.agent_selection]):
+                obs, _, terminated, truncated, info = env.last()
+                infos[i] = info
+                policy = assistant or env.assistant_policy
+                env.step(None if terminated or truncated else policy(obs))
+    return infos
+
+
+def _reset_policy(policy: Any, seed: int | None) -> None:
+    """Reseed an assistant per episode so that an episode does not depend on the ones before it."""
+    if seed is not None and hasattr(policy, "reset"):
+        policy.reset(seed=seed)
+
+
+def _batched_user_actions(envs: Sequence[CTAEnv]) -> list:
+    sims = [env.simulator for env in envs]
+    if sims and all(hasattr(s, "request") for s in sims) and len({id(s.lm) for s in sims}) == 1:
+        from simulators.lm_simulator import decode_actions
+
+        return decode_actions(sims[0].lm, [s.request(env._turns) for s, env in zip(sims, envs)], sims[0])
+    return [s.act(env._turns) for s, env in zip(sims, envs)]

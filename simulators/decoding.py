@@ -1,14 +1,11 @@
-"""Token sampling for the simulator LMs: one prompt, a KV cache, and the caller's own random stream.
+"""Token sampling primitives: temperature/top-p filtering and inverse-CDF sampling from a given uniform.
 
-Sampling is inverse-CDF on the temperature- and top-p-filtered distribution with uniforms drawn from the
-dialogue's numpy generator, so a dialogue's tokens depend only on its own generator.
+Sampling with uniforms drawn from each dialogue's own numpy generator makes a dialogue's tokens depend only on
+that generator, whatever else is decoded in the same batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import numpy as np
 import torch
 
 
@@ -32,21 +29,3 @@ def sample_from(probs: torch.Tensor, uniform: float) -> int:
     cdf = probs.double().cumsum(0)
     index = int(torch.searchsorted(cdf, torch.tensor([uniform * float(cdf[-1])], dtype=torch.float64)).item())
     return min(index, probs.shape[0] - 1)
-
-
-@torch.no_grad()
-def generate(model, prompt_ids: Sequence[int], rng: np.random.Generator, stop_ids: Sequence[int],
-             max_new_tokens: int = 40, temperature: float = 1.0, top_p: float = 0.95) -> list[int]:
-    """Sample a continuation of ``prompt_ids`` until a stop token or ``max_new_tokens``."""
-    device = next(model.parameters()).device
-    ids = torch.tensor([list(prompt_ids)], device=device)
-    out = model(input_ids=ids, use_cache=True)  # 1. run the prompt once, keeping its keys and values
-    new: list[int] = []
-    for _ in range(max_new_tokens):
-        probs = filter_probs(out.logits[0, -1], temperature, top_p)  # 2. next-token distribution
-        token = sample_from(probs.cpu(), float(rng.random()))         # 3. sample with the dialogue's stream
-        new.append(token)
-        if token in stop_ids:
-            break
-        out = model(input_ids=torch.tensor([[token]], device=device), cache=out.cache, use_cache=True)                                    # 4. feed the token, reuse the cache
-    return new

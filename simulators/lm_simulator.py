@@ -1,6 +1,7 @@
-"""LM user simulators over a model pack: STS (the profile's own adapter) and JTS (the joint adapter prompted with
-the profile tokens). Both build the prompt from the live dialogue, sample, parse intent and utterance, and flag
-degenerate outputs (no valid intent first, special tokens inside the utterance, nothing said)."""
+"""LM user simulators over a model pack: STS, JTS, mTAD, mTAD-LA and Sampling (paper §3, §6.2).
+
+All build the prompt from the live dialogue, decode with :mod:`simulators.mtad_engine`, parse intent and utterance,
+and flag degenerate outputs (no valid intent first, special tokens inside the utterance, nothing said)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from mtad_env.domain import Task
 from mtad_env.errors import InvalidValueError, PackError, unknown
 from mtad_env.packs import Pack, load_pack
 from mtad_env.profiles import Profile
+from mtad_env.traits import get_trait
 from mtad_env.user_simulator import Turn, UserAction, UserSimulator
 from simulators.corpus import profile_filename
-from simulators.decoding import generate
+from simulators.mtad_engine import DecodeRequest, decode, normalise_weights
 from simulators.prompting import END, build_prompt, parse_completion
 
 logger = logging.getLogger(__name__)
@@ -59,44 +61,101 @@ def load_pack_model(pack: str | Path | None = None, device: str = "auto") -> Pac
     return _load(str(Path(pack) if pack else load_pack().path), device)
 
 
+MODES = ("sts", "jts", "mtad", "mtad-la", "sampling")
+
+
 class LMUserSimulator(UserSimulator):
-    """An LM user simulator of one pack.
+    """An LM user simulator over one pack, decoding with the mTAD engine.
 
     Args:
         pack: pack folder (default: the shipped tiny pack).
-        mode: ``"sts"`` (the profile's adapter; single-trait profiles and Regular) or ``"jts"``.
-        temperature, top_p, max_new_tokens: sampling settings.
-        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        mode: ``"sts"`` (the profile's own adapter: single-trait profiles and Regular), ``"jts"`` (the joint adapter
+            prompted with the profile), ``"mtad"`` (mix the adapters of every non-neutral trait of the profile),
+            ``"mtad-la"`` (intent from the dialogue-level adapters, utterance from the utterance-level ones) or
+            ``"sampling"`` (one of those adapters drawn per turn).
+        weights: lambda per active adapter (mtad, mtad-la, sampling), in profile order; uniform by default.
+        adapters: explicit active adapters (profile strings such as ``"verbosity=low"``), e.g. both intensities of
+            one trait (Appendix G); default: those of the profile.
+        temperature, top_p, max_new_tokens: sampling settings. device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
     """
 
-    def __init__(self, pack: str | Path | None = None, mode: str = "sts", temperature: float = 1.0,
-                 top_p: float = 0.95, max_new_tokens: int = 40, device: str = "auto") -> None:
-        if mode not in ("sts", "jts"):
-            raise unknown("LM simulator mode", mode, ("sts", "jts"))
+    def __init__(self, pack: str | Path | None = None, mode: str = "sts", weights: Sequence[float] | str | None = None,
+                 adapters: Sequence[str] | None = None, temperature: float = 1.0, top_p: float = 0.95,
+                 max_new_tokens: int = 40, device: str = "auto") -> None:
+        if mode not in MODES:
+            raise unknown("LM simulator mode", mode, MODES)
         self.name, self.mode = mode, mode
         self.lm = load_pack_model(pack, device)
+        self.fixed_adapters = [profile_filename(Profile.parse(a)) for a in adapters] if adapters else None
+        self.weights = _parse_weights(weights)
         self.temperature, self.top_p, self.max_new_tokens = temperature, top_p, max_new_tokens
-        self.profile, self.rng, self.adapter = Profile(), np.random.default_rng(0), "jts"
+        self.profile, self.rng = Profile(), np.random.default_rng(0)
+        self.active: list[str] = ["regular"]
+        self.levels: list[str] = ["dialogue"]
 
     def reset(self, profile: Profile, task: Task, rng: np.random.Generator) -> None:
         self.profile, self.rng = profile, rng
         if self.mode == "jts":
-            self.adapter = "jts"
+            self.active, self.levels = ["jts"], ["dialogue"]
             return
-        name = profile_filename(profile)
-        if name not in self.lm.adapter_names:
-            msg = (f"STS has no adapter for profile {str(profile)!r}; it covers single-trait profiles: "
-                   f"{', '.join(sorted(self.lm.pack.adapters))}. Use simulator='mtad' or 'jts' for combinations")
-            raise PackError(msg) if len(profile.pairs) <= 1 else InvalidValueError(msg)
-        self.adapter = name
+        pairs = [(n, i) for n, i in profile.pairs] if self.fixed_adapters is None else None
+        names = self.fixed_adapters or [profile_filename(Profile(((n, i),))) for n, i in pairs] or ["regular"]
+        missing = [n for n in names if n not in self.lm.adapter_names]
+        if missing:
+            msg = (f"pack {str(self.lm.pack.path)!r} has no adapter for {', '.join(missing)}; it has: "
+                   f"{', '.join(sorted(self.lm.pack.adapters))}")
+            raise PackError(msg)
+        if self.mode == "sts" and len(names) > 1:
+            raise InvalidValueError(f"STS uses one adapter and covers single-trait profiles; {str(profile)!r} has "
+                                    f"{len(names)} traits: use simulator='mtad', 'mtad-la', 'sampling' or 'jts'")
+        self.active = names
+        self.levels = [get_trait(n.split("=")[0]).level if "=" in n else "dialogue" for n in names]
+        normalise_weights(self.weights, len(names), names)
 
-    def act(self, history: Sequence[Turn]) -> UserAction:
+    def request(self, history: Sequence[Turn]) -> DecodeRequest:
+        """The decoding job of this simulator's next turn."""
         prompt = build_prompt(history, self.profile if self.mode == "jts" else None)
         ids = self.lm.tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        self.lm.model.set_adapter(self.adapter)
-        new = generate(self.lm.model, ids, self.rng, [self.lm.end_id], self.max_new_tokens, self.temperature,
-                       self.top_p)
-        return parse_action(self.lm.tokenizer.decode(new, skip_special_tokens=False))
+        weights = normalise_weights(self.weights, len(self.active), self.active)
+        if self.mode == "sampling":
+            chosen = int(self.rng.choice(len(self.active), p=weights))
+            return DecodeRequest(ids, [self.active[chosen]], np.ones(1), self.rng)
+        later = None
+        if self.mode == "mtad-la":
+            weights, later = _level_weights(weights, self.levels, "dialogue"), _level_weights(
+                weights, self.levels, "utterance")
+        return DecodeRequest(ids, list(self.active), weights, self.rng, later)
+
+    def act(self, history: Sequence[Turn]) -> UserAction:
+        return self.act_batch([history])[0]
+
+    def act_batch(self, histories: Sequence[Sequence[Turn]]) -> list[UserAction]:
+        return decode_actions(self.lm, [self.request(h) for h in histories], self)
+
+
+def decode_actions(lm: PackModel, requests: Sequence[DecodeRequest], settings: LMUserSimulator) -> list[UserAction]:
+    """Decode many simulators' requests in one batch and parse each into a user action."""
+    tokens = decode(lm.model, requests, [lm.end_id], lm.tokenizer.pad_token_id, settings.max_new_tokens,
+                    settings.temperature, settings.top_p)
+    return [parse_action(lm.tokenizer.decode(t, skip_special_tokens=False)) for t in tokens]
+
+
+def _level_weights(weights: np.ndarray, levels: Sequence[str], level: str) -> np.ndarray:
+    """Weights restricted to the adapters of one trait level (all of them if the level has none)."""
+    mask = np.array([lv == level for lv in levels], dtype=np.float64)
+    if not mask.any() or (weights * mask).sum() == 0:
+        return weights
+    w = weights * mask
+    return w / w.sum()
+
+
+def _parse_weights(weights: Sequence[float] | str | None) -> list[float] | None:
+    if weights is None or isinstance(weights, (list, tuple, np.ndarray)):
+        return None if weights is None else [float(w) for w in weights]
+    try:
+        return [float(w) for w in str(weights).split(",")]
+    except ValueError:
+        raise InvalidValueError(f"weights {weights!r} must be comma-separated numbers such as 0.7,0.3") from None
 
 
 def parse_action(text: str) -> UserAction:

@@ -16,13 +16,6 @@ from simulators.prompting import build_prompt, completion_text, parse_completion
 from training.pack_builder import TrainConfig, build_pack
 
 
-@pytest.fixture(scope="module")
-def micro_pack(tmp_path_factory):
-    out = tmp_path_factory.mktemp("pack") / "micro"
-    build_pack(TrainConfig("micro", str(out), seed=0, progress=False))
-    return out
-
-
 def test_micro_pack_has_tokenizer_base_17_sts_adapters_and_jts(micro_pack):
     pack = load_pack(micro_pack)
     assert len(pack.adapters) == 17 and "regular" in pack.adapters

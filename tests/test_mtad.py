@@ -1,0 +1,133 @@
+"""mTAD decoding: exactly the paper's reference loop's tokens, batch independence, weights, LA and Sampling."""
+
+import numpy as np
+import pytest
+
+import mtad_env
+from mtad_env import InvalidValueError, PackError
+from simulators.lm_simulator import LMUserSimulator, load_pack_model
+from simulators.mtad_engine import DecodeRequest, decode, normalise_weights, reference_decode
+from simulators.prompting import build_prompt
+
+ADAPTERS = ["regular", "verbosity=high", "engagement=low", "fluency=low"]
+HISTORY = [{"intent": "start", "user": "let's start", "system": "Sure! Step 1: Boil the water in a pot."},
+           {"intent": "next", "user": "next", "system": "Step 2: Add the pasta and stir."}]
+
+
+def _prompts(lm):
+    texts = [build_prompt([], None), build_prompt(HISTORY, None), build_prompt(HISTORY[:1], None)]
+    return [lm.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+
+
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_batched_cached_engine_gives_exactly_the_reference_tokens(micro_pack, k):
+    lm = load_pack_model(micro_pack, "cpu")
+    prompts = _prompts(lm)
+    weights = normalise_weights(np.arange(1, k + 1), k)
+    batch = [DecodeRequest(p, ADAPTERS[:k], weights, np.random.default_rng(i)) for i, p in enumerate(prompts)]
+    ours = decode(lm.model, batch, [lm.end_id], lm.tokenizer.pad_token_id, max_new_tokens=16)
+    reference = [reference_decode(lm.model, DecodeRequest(p, ADAPTERS[:k], weights, np.random.default_rng(i)),
+                                  [lm.end_id], max_new_tokens=16) for i, p in enumerate(prompts)]
+    assert ours == reference
+    assert all(len(t) > 1 for t in ours)
+
+
+def test_a_dialogues_tokens_do_not_depend_on_the_rest_of_the_batch(micro_pack):
+    lm = load_pack_model(micro_pack, "cpu")
+    prompts = _prompts(lm)
+    alone = decode(lm.model, [DecodeRequest(prompts[1], ADAPTERS[:2], np.array([0.5, 0.5]),
+                                            np.random.default_rng(7))], [lm.end_id], lm.tokenizer.pad_token_id, 16)
+    crowd = [DecodeRequest(p, ADAPTERS[i % 4:i % 4 + 2] or ADAPTERS[:2], np.array([0.5, 0.5]),
+                           np.random.default_rng(100 + i)) for i, p in enumerate(prompts * 3)]
+    crowd.insert(4, DecodeRequest(prompts[1], ADAPTERS[:2], np.array([0.5, 0.5]), np.random.default_rng(7)))
+    assert decode(lm.model, crowd, [lm.end_id], lm.tokenizer.pad_token_id, 16)[4] == alone[0]
+
+
+def test_mixing_changes_the_distribution_and_one_hot_weights_select_an_adapter(micro_pack):
+    lm = load_pack_model(micro_pack, "cpu")
+    prompt = _prompts(lm)[1]
+    only_second = decode(lm.model, [DecodeRequest(prompt, ADAPTERS[:2], np.array([0.0, 1.0]),
+                                                  np.random.default_rng(3))], [lm.end_id], lm.tokenizer.pad_token_id)
+    single = decode(lm.model, [DecodeRequest(prompt, ADAPTERS[1:2], np.ones(1), np.random.default_rng(3))],
+                    [lm.end_id], lm.tokenizer.pad_token_id)
+    assert only_second == single
+
+
+@pytest.mark.parametrize("weights, match", [
+    ([1, -1], "non-negative"), ([0, 0], "not all zero"), ([1, float("nan")], "finite"), ([1, 2, 3], "must have 2"),
+])
+def test_bad_weights_are_refused(weights, match):
+    with pytest.raises(InvalidValueError, match=match):
+        normalise_weights(weights, 2, ["a", "b"])
+
+
+def test_mtad_la_splits_weights_by_trait_level(micro_pack):
+    sim = LMUserSimulator(micro_pack, mode="mtad-la")
+    sim.reset(mtad_env.Profile.parse("engagement=high,verbosity=high"), mtad_env.load_tasks("test")[0],
+              np.random.default_rng(0))
+    req = sim.request(HISTORY)
+    assert req.adapters == ["engagement=high", "verbosity=high"]
+    assert req.weights.tolist() == [1.0, 0.0] and req.later_weights.tolist() == [0.0, 1.0]
+
+
+def test_sampling_draws_one_adapter_per_turn_by_weight(micro_pack):
+    sim = LMUserSimulator(micro_pack, mode="sampling", weights=[1, 3])
+    sim.reset(mtad_env.Profile.parse("Patient & Verbose"), mtad_env.load_tasks("test")[0], np.random.default_rng(0))
+    drawn = [sim.request(HISTORY).adapters for _ in range(400)]
+    assert all(len(a) == 1 for a in drawn)
+    assert 0.68 < np.mean([a == ["verbosity=high"] for a in drawn]) < 0.82
+
+
+def test_opposite_intensities_of_one_trait_can_be_mixed(micro_pack):
+    sim = LMUserSimulator(micro_pack, mode="mtad", adapters=["verbosity=low", "verbosity=high"], weights="0.2,0.8")
+    sim.reset(mtad_env.Profile(), mtad_env.load_tasks("test")[0], np.random.default_rng(0))
+    assert sim.request(HISTORY).weights.tolist() == pytest.approx([0.2, 0.8])
+
+
+def test_make_and_cli_drive_every_lm_mode(micro_pack):
+    from mtad_env.cli import main
+
+    for simulator in ("mtad", "mtad-la", "sampling"):
+        env = mtad_env.make(profile="Patient & Concise", simulator=simulator, pack=str(micro_pack),
+                            assistant="template", seed=0, max_turns=2)
+        assert mtad_env.rollout(env, seed=0)["end_reason"]
+    assert main(["simulate", "--profile", "Patient & Concise", "--simulator", "mtad", "--weights", "2,1",
+                 "--pack", str(micro_pack), "--episodes", "1", "--max-turns", "2", "--json"]) == 0
+
+
+def test_missing_adapter_and_wrong_weight_count_are_refused(micro_pack):
+    env = mtad_env.make(profile="Patient & Concise", simulator="mtad", pack=str(micro_pack), weights=[1, 2, 3])
+    with pytest.raises(InvalidValueError, match="must have 2 values"):
+        env.reset(seed=0)
+    sim = LMUserSimulator(micro_pack, mode="mtad", adapters=["verbosity=high"])
+    mtad_env.register_trait("politeness", "utterance", lambda u: float("please" in u))
+    try:
+        with pytest.raises(PackError, match="no adapter for politeness=high"):
+            sim.fixed_adapters = ["politeness=high"]
+            sim.reset(mtad_env.Profile(), mtad_env.load_tasks("test")[0], np.random.default_rng(0))
+    finally:
+        mtad_env.unregister_trait("politeness")
+
+
+def _episodes(micro_pack, batch, n=4):
+    envs = [mtad_env.make(profile="Patient & Concise", simulator="mtad", pack=str(micro_pack),
+                          assistant="template", seed=0, max_turns=3) for _ in range(batch)]
+    out = []
+    for start in range(0, n, batch):
+        chunk = envs[:min(batch, n - start)]
+        mtad_env.rollout_many(chunk, seed=10 + start)
+        out += [[(t["intent"], t["user"], t["system"]) for t in env._turns] for env in chunk]
+    return out
+
+
+def test_episodes_do_not_depend_on_batch_size_or_thread_count(micro_pack):
+    import torch
+
+    one_by_one = _episodes(micro_pack, 1)
+    assert _episodes(micro_pack, 4) == one_by_one
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert _episodes(micro_pack, 2) == one_by_one
+    finally:
+        torch.set_num_threads(threads)
