@@ -9,7 +9,8 @@ import math
 from mtad_env.cli import emit, subcommand
 from mtad_env.errors import InvalidValueError
 
-_COMMAND_MODULES: tuple[str, ...] = ("training.cli_train", "evaluation.cli_evaluate", "mtad_env.cli_doctor")
+_COMMAND_MODULES: tuple[str, ...] = ("training.cli_train", "training.adapter_trainer", "evaluation.cli_evaluate",
+                                     "mtad_env.cli_doctor")
 
 
 def _nonneg_int(text: str) -> int:

@@ -38,7 +38,7 @@ class PackModel:
         self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
         self.tokenizer = PreTrainedTokenizerFast.from_pretrained(pack.path / "tokenizer")
         base = AutoModelForCausalLM.from_pretrained(pack.path / "base", use_safetensors=True)
-        names = {profile_filename(Profile.parse(p)): p for p in pack.adapters}
+        names = {Path(entry["path"]).name: p for p, entry in pack.adapters.items()}
         first, *rest = list(names) + ["jts"]
         model = PeftModel.from_pretrained(base, self._path(first), adapter_name=first)
         for name in rest:
@@ -46,6 +46,20 @@ class PackModel:
         self.model = model.to(self.device).eval()
         self.adapter_names = list(names) + ["jts"]
         self.end_id = self.tokenizer.convert_tokens_to_ids(END)
+
+    def load_registered_adapter(self, name: str) -> None:
+        """Load the adapter that :func:`mtad_env.register_trait` gave for ``trait=level``, if any."""
+        from mtad_env.traits import traits
+
+        trait, _, level = name.partition("=")
+        path = traits()[trait].adapters.get(level) if trait in traits() else None
+        if path is None:
+            return
+        if not (Path(path) / "adapter_model.safetensors").is_file():
+            raise PackError(f"adapter {name!r}: {str(Path(path) / 'adapter_model.safetensors')!r} not found "
+                            "(adapters load from safetensors only)")
+        self.model.load_adapter(str(path), adapter_name=name)
+        self.adapter_names.append(name)
 
     def _path(self, name: str) -> Path:
         return self.pack.jts_path if name == "jts" else self.pack.path / "adapters" / name
@@ -100,6 +114,9 @@ class LMUserSimulator(UserSimulator):
             return
         pairs = [(n, i) for n, i in profile.pairs] if self.fixed_adapters is None else None
         names = self.fixed_adapters or [profile_filename(Profile(((n, i),))) for n, i in pairs] or ["regular"]
+        for name in names:
+            if name not in self.lm.adapter_names and "=" in name:
+                self.lm.load_registered_adapter(name)
         missing = [n for n in names if n not in self.lm.adapter_names]
         if missing:
             msg = (f"pack {str(self.lm.pack.path)!r} has no adapter for {', '.join(missing)}; it has: "

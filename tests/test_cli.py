@@ -64,11 +64,23 @@ def test_bench_generate_json():
     (("simulate", "--profile", "Sleepy"), "unknown profile part 'Sleepy'"),
     (("bench", "nothing"), "invalid choice"),
 ])
-def test_bad_input_exits_2_with_one_line_and_no_traceback(tmp_path, args, message):
-    done = subprocess.run([sys.executable, "-m", "mtad_env", *args], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=120)
-    assert done.returncode == 2
-    assert message in done.stderr and "Traceback" not in done.stderr
+def test_bad_input_exits_2_with_one_line(tmp_path, monkeypatch, capsys, args, message):
+    from mtad_env.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    try:
+        status = main(list(args))
+    except SystemExit as exc:  # argparse's own errors
+        status = exc.code
+    err = capsys.readouterr().err
+    assert status == 2 and message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args", [("simulate", "--simulator", "agnda"), ("stats", "/nonexistent")])
+def test_bad_input_in_a_real_process_prints_no_traceback(args):
+    done = run(*args)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
 
 

@@ -134,20 +134,10 @@ class PackBuilder:
         write_json_atomic(self.progress_file, state)
 
     def _adapter(self, tokenizer, train, valid, rel: str, profiles: list[str] | None, with_profile: bool) -> float:
-        from training.backbone import lora_model
-
-        torch.manual_seed(self.config.seed)
-        model = lora_model(self.out / "base", self.preset)
         steps = self.preset.jts_steps if with_profile else self.preset.adapter_steps
-        train_steps(model, self._encoded(tokenizer, train, profiles, with_profile), steps, self.preset.batch_size,
-                    self.preset.lr_adapter, tokenizer.pad_token_id, self.config.seed, rel, self.config.progress)
-        loss = validation_loss(model, self._encoded(tokenizer, valid, profiles, with_profile),
-                               tokenizer.pad_token_id)
-        target = self.out / rel
-        if target.exists():
-            shutil.rmtree(target)
-        model.save_pretrained(target, save_embedding_layers=False)
-        return loss
+        return train_lora(self.out / "base", self.preset, self._encoded(tokenizer, train, profiles, with_profile),
+                          self._encoded(tokenizer, valid, profiles, with_profile), steps, tokenizer.pad_token_id,
+                          self.config.seed, self.out / rel, self.config.progress)
 
     def _finish(self, state: dict) -> Pack:
         p: Preset = self.preset
@@ -165,6 +155,22 @@ class PackBuilder:
         }
         write_manifest(self.out, manifest)
         return load_pack(self.out)
+
+
+def train_lora(base: Path, preset: Preset, train: list, valid: list, steps: int, pad_id: int, seed: int,
+               target: Path, progress: bool = True) -> float:
+    """Train one LoRA adapter on the saved base model, save it in PEFT's format to ``target`` and return its
+    validation loss (NaN without validation examples)."""
+    from training.backbone import lora_model
+
+    torch.manual_seed(seed)
+    model = lora_model(base, preset)
+    train_steps(model, train, steps, preset.batch_size, preset.lr_adapter, pad_id, seed, target.name, progress)
+    loss = validation_loss(model, valid, pad_id) if valid else float("nan")
+    if target.exists():
+        shutil.rmtree(target)
+    model.save_pretrained(target, save_embedding_layers=False)
+    return loss
 
 
 def build_pack(config: TrainConfig) -> Pack:

@@ -32,7 +32,7 @@ def train_steps(model: torch.nn.Module, encoded: Sequence, steps: int, batch_siz
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
-                step, loss_value = step + 1, float(loss)
+                step, loss_value = step + 1, loss.detach().item()
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss_value:.3f}")
                 if step >= steps:
