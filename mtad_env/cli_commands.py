@@ -117,28 +117,42 @@ def add_simulate_arguments(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--log", default=None, help="append episodes to this .jsonl file")
     s.add_argument("--batch-size", type=int, default=None,
                    help="episodes run in lockstep (LM users decode together); default 16 for LM simulators, 1 else")
+    s.add_argument("--resume", action="store_true",
+                   help="keep the episodes already in --log (after a kill) and run only the missing ones")
     s.add_argument("--json", action="store_true", help="print only the summary as one JSON object")
 
 
-def summarise_episodes(infos: list[dict], records: list[dict]) -> dict:
-    """The ``simulate --json`` summary of finished episodes."""
+def summarise_episodes(records: list[dict]) -> dict:
+    """The ``simulate --json`` summary of finished episodes (episode-log records)."""
     import numpy as np
 
     from mtad_env.traits import traits
 
     summary_metrics = {}
     for name in traits():
-        values = [i["episode_metrics"][name] for i in infos if i["episode_metrics"].get(name) is not None]
+        values = [r["episode_metrics"][name] for r in records if r["episode_metrics"].get(name) is not None]
         summary_metrics[name] = {"mean": float(np.mean(values)) if values else None,
                                  "std": float(np.std(values)) if values else None}
-    turns = [t for r in records for t in r]
+    turns = [t for r in records for t in r["dialog"]]
     degenerate = sum(t["intent"] == "<degenerate>" for t in turns)
     reasons: dict[str, int] = {}
-    for info in infos:
-        reasons[info["end_reason"]] = reasons.get(info["end_reason"], 0) + 1
-    return {"episodes": len(infos), "metrics": summary_metrics,
+    for rec in records:
+        reasons[rec["end_reason"]] = reasons.get(rec["end_reason"], 0) + 1
+    return {"episodes": len(records), "metrics": summary_metrics,
             "degeneration_rate": degenerate / max(len(turns), 1), "end_reasons": reasons,
-            "task_completion_rate": float(np.mean([i["task_completed"] for i in infos])) if infos else 0.0}
+            "task_completion_rate": float(np.mean([r["task_completed"] for r in records])) if records else 0.0}
+
+
+def _logged(path: str | None, seeds: set[int]) -> dict[int, dict]:
+    """Episodes of an earlier, interrupted run of the same command (by reset seed); drops a torn last line."""
+    from pathlib import Path
+
+    from mtad_env.episode_log import drop_torn_tail, load_episodes
+
+    if not path or not Path(path).exists():
+        return {}
+    drop_torn_tail(path)
+    return {r["reset_seed"]: r for r in load_episodes(path) if r.get("reset_seed") in seeds}
 
 
 @subcommand("simulate")
@@ -156,19 +170,22 @@ def run_simulate(args: argparse.Namespace) -> int:
     envs = [make(profile=args.profile, simulator=args.simulator, assistant=args.assistant, split=args.split,
                  tasks=args.tasks, max_turns=args.max_turns, seed=args.seed, log_dir=args.log, **options)
             for _ in range(batch)]
-    infos, dialogs = [], []
-    with tqdm(total=args.episodes, desc="episodes", disable=not args.json or args.episodes < 5,
-              file=sys.stderr) as bar:
-        for start in range(0, args.episodes, batch):  # episode i is reset with seed + i, whatever the batch
-            chunk = envs[:min(batch, args.episodes - start)]
-            for env, info in zip(chunk, rollout_many(chunk, seed=args.seed + start)):
-                infos.append(info)
-                dialogs.append(list(env._turns))
+    # Episode i is reset with seed + i whatever the batch, so a killed run resumes with --resume from its log.
+    seeds = [args.seed + i for i in range(args.episodes)]
+    records = _logged(args.log, set(seeds)) if args.resume else {}
+    todo = [s for s in seeds if s not in records]
+    with tqdm(total=args.episodes, initial=len(records), desc="episodes",
+              disable=not args.json or args.episodes < 5, file=sys.stderr) as bar:
+        for start in range(0, len(todo), batch):
+            chunk_seeds = todo[start:start + batch]
+            chunk = envs[:len(chunk_seeds)]
+            for env, seed, info in zip(chunk, chunk_seeds, rollout_many(chunk, seeds=chunk_seeds)):
+                records[seed] = env.episode_record(info["end_reason"], info["episode_metrics"])
                 if not args.json:
                     _print_episode(env, info)
             bar.update(len(chunk))
     if args.json:
-        emit(summarise_episodes(infos, dialogs), True)
+        emit(summarise_episodes([records[s] for s in seeds]), True)
     return 0
 
 

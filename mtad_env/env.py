@@ -101,7 +101,7 @@ class CTAEnv(AECEnv):
         self._obs_space = observation_space()
         self._action_spaces = {"user": user_action_space(), "assistant": assistant_action_space(assistant_actions)}
         self._np_random = np.random.default_rng(seed)
-        self._seed, self._episode_index = seed, 0
+        self._seed, self._episode_index, self._reset_seed = seed, 0, seed
         self.user_policy = _UserPolicy(self)
         self.agents: list[str] = []
 
@@ -114,6 +114,7 @@ class CTAEnv(AECEnv):
 
     # -- episode ------------------------------------------------------------------------------------------------
     def reset(self, seed: int | None = None, options: dict | None = None) -> None:
+        self._reset_seed = seed
         if seed is not None:
             self._np_random, self._seed = np.random.default_rng(seed), seed
         options = options or {}
@@ -275,7 +276,9 @@ class CTAEnv(AECEnv):
 
     def episode_record(self, reason: str, metrics: dict[str, float | None]) -> dict[str, Any]:
         """The episode as one log line (DESIGN §5 dialogue fields plus outcome)."""
-        return {"dialog_id": f"{self._seed}-{self._episode_index}", "episode_seed": self._episode_seed,
+        dialog_id = f"{self._seed}-{self._episode_index}" if self._reset_seed is None else f"seed-{self._reset_seed}"
+        return {"dialog_id": dialog_id, "episode_seed": self._episode_seed,
+                "reset_seed": self._reset_seed,
                 "task": self.task.to_dict(), "user_profile": str(self.profile), "simulator": self.simulator.name,
                 "dialog": self._turns, "episode_metrics": metrics, "end_reason": reason,
                 "task_completed": self._state.completed}

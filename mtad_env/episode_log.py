@@ -36,6 +36,18 @@ class EpisodeLogger:
             os.close(fd)
 
 
+def drop_torn_tail(path: str | Path) -> None:
+    """Cut an incomplete last line (left by a killed writer) so that appending continues on a clean line."""
+    path = Path(path)
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end < len(data):
+        with open(path, "r+b") as fh:
+            fh.truncate(end)
+
+
 def iter_episodes(path: str | Path) -> Iterator[dict[str, Any]]:
     """Yield the episodes of a log file (or of ``episodes.jsonl`` in a folder)."""
     path = Path(path)
