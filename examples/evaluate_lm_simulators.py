@@ -3,7 +3,8 @@
     python examples/evaluate_lm_simulators.py --episodes 40 --out runs/lm_eval
 
 Generates the held-out reference corpus (agenda simulator, filtered, test recipes), simulates every profile with
-each LM simulator against the TemplateAssistant on test recipes, and evaluates the logs against the reference:
+each LM simulator against the TemplateAssistant on test recipes (10% of its responses wrong by default, as in the
+reference corpus, so that tolerance can be observed), and evaluates the logs against the reference:
 trends low < regular < high, degeneration rates and distances. Prints one JSON object per simulator.
 """
 
@@ -38,6 +39,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pack", default=None, help="pack folder (default: the shipped pack)")
     parser.add_argument("--simulators", default="sts,jts")
+    parser.add_argument("--assistant", default="template:0.1",
+                        help="assistant spec; the default makes 10%% of responses wrong, like the reference corpus")
     parser.add_argument("--profiles", default="single", help="single (the 17) or P;P;... (for a quick look)")
     parser.add_argument("--reference-size", type=int, default=100, help="reference test dialogues per profile")
     parser.add_argument("--out", default="runs/lm_eval")
@@ -55,7 +58,7 @@ def main() -> None:
         for profile in profile_set(args.profiles):
             logger.info("%s %s", simulator, profile)
             extra = ["--pack", args.pack] if args.pack else []
-            run(["simulate", "--profile", str(profile), "--simulator", simulator, "--assistant", "template",
+            run(["simulate", "--profile", str(profile), "--simulator", simulator, "--assistant", args.assistant,
                  "--episodes", str(args.episodes), "--split", "test", "--seed", str(args.seed), "--log", str(log),
                  "--batch-size", "20", *extra])
         summary = run(["evaluate", "--logs", str(log), "--reference", str(reference), "--out",
