@@ -3,6 +3,8 @@
 Templates are scored with neutral slot fillers (``{ingredient}`` -> "sugar"). The cache file
 ``<pool>.scores.json`` (or one in ``~/.cache/mtad_env`` where the pool's folder is read-only) is reused only when
 the pool hash and every scorer's name match; otherwise scores are recomputed and the file rewritten atomically.
+The shipped pool's cache in the package is read but never rewritten: scores of traits registered later, or of a
+replaced scorer, go to the user cache folder.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mtad_env.domain import SCORING_FILL, UtterancePool, fill_slots
+from mtad_env.domain import DATA_DIR, SCORING_FILL, UtterancePool, fill_slots
 from mtad_env.intents import INTENTS
 from mtad_env.traits import scorer_for, traits
 
@@ -29,8 +31,10 @@ def utterance_traits() -> list[str]:
 
 
 def _cache_path(pool: UtterancePool) -> Path:
+    """Beside the pool, except for pools inside the installed package (never rewritten) or in read-only folders."""
     src = Path(pool.source)
-    if src.exists() and os.access(src.parent, os.W_OK):
+    shipped = src.resolve().is_relative_to(DATA_DIR.resolve()) if src.exists() else False
+    if src.exists() and os.access(src.parent, os.W_OK) and not shipped:
         return src.with_suffix(".scores.json")
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mtad_env"
     return base / f"pool-{pool.sha256[:16]}.scores.json"
@@ -47,7 +51,7 @@ def write_json_atomic(path: Path, obj: object) -> None:
     os.replace(tmp, path)
 
 
-def _read_cache(path: Path, pool: UtterancePool, names: dict[str, str]) -> dict | None:
+def _read_cache(path: Path, pool: UtterancePool) -> dict | None:
     shipped = Path(pool.source).with_suffix(".scores.json")
     for candidate in dict.fromkeys([path, shipped]):
         try:
@@ -63,7 +67,7 @@ def pool_scores(pool: UtterancePool) -> PoolScores:
     """Scores of every pool entry under every utterance-level trait, from the cache when it is valid."""
     names = {t: scorer_for(t).name for t in utterance_traits()}
     path = _cache_path(pool)
-    cached = _read_cache(path, pool, names) or {"pool_sha256": pool.sha256, "scorers": {}, "scores": {}}
+    cached = _read_cache(path, pool) or {"pool_sha256": pool.sha256, "scorers": {}, "scores": {}}
     changed = False
     for trait, name in names.items():
         if cached["scorers"].get(trait) == name and trait in cached["scores"]:

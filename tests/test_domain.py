@@ -142,3 +142,19 @@ def test_shipped_pool_has_its_score_cache():
     assert cache["pool_sha256"] == UtterancePool.load().sha256
     assert set(cache["scores"]) == {"verbosity", "emotion", "fluency"}
     assert re.match(r"vader", cache["scorers"]["emotion"])
+
+
+def test_registering_a_trait_never_rewrites_the_shipped_score_cache(tmp_path, monkeypatch):
+    import mtad_env
+    from simulators.agenda import AgendaUserSimulator
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    shipped = open("mtad_env/data/utterances.scores.json", "rb").read()
+    mtad_env.register_trait("shouting", "utterance", lambda u: float(u.isupper()))
+    try:
+        AgendaUserSimulator()
+        assert "shouting" in pool_scores(UtterancePool.load())
+    finally:
+        mtad_env.unregister_trait("shouting")
+    assert open("mtad_env/data/utterances.scores.json", "rb").read() == shipped
+    assert list(tmp_path.rglob("*.scores.json"))
