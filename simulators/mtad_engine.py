@@ -9,6 +9,7 @@ utterance-level adapters).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -80,6 +81,26 @@ def _left_pad(requests: Sequence[DecodeRequest], pad_id: int) -> tuple[torch.Ten
     return ids, mask, [a for _, a in rows]
 
 
+@contextlib.contextmanager
+def routed(model, row_adapters: Sequence[str]):
+    """Yield ``(forward, extra_kwargs)`` that run each batch row through its adapter for a whole decode.
+
+    One adapter: activate it and call the underlying model (no per-row routing at all). Several: enter PEFT's
+    mixed-batch hooks once for the whole decode instead of once per forward (its per-call set-up walks every
+    module). A model without those hooks gets ``adapter_names`` on every call.
+    """
+    names = list(dict.fromkeys(row_adapters))
+    hooks = getattr(getattr(model, "base_model", None), "_enable_peft_forward_hooks", None)
+    if len(names) == 1 and hasattr(model, "set_adapter"):
+        model.set_adapter(names[0])
+        yield model.get_base_model(), {}
+    elif hooks is not None:
+        with hooks(adapter_names=list(row_adapters)):
+            yield model.get_base_model(), {}
+    else:
+        yield model, {"adapter_names": list(row_adapters)}
+
+
 @torch.no_grad()
 def decode(model, requests: Sequence[DecodeRequest], stop_ids: Sequence[int], pad_id: int,
            max_new_tokens: int = 40, temperature: float = 1.0, top_p: float = 0.95) -> list[list[int]]:
@@ -88,13 +109,23 @@ def decode(model, requests: Sequence[DecodeRequest], stop_ids: Sequence[int], pa
     ids, mask, row_adapters = _left_pad(requests, pad_id)
     ids, mask = ids.to(device), mask.to(device)
     spans = np.cumsum([0] + [len(r.adapters) for r in requests])
-    done = [False] * len(requests)
     position = (mask.cumsum(-1) - 1).clamp_min(0)
-    out = model(input_ids=ids, attention_mask=mask, position_ids=position, adapter_names=row_adapters,
-                use_cache=True)                                      # 1. all prompts x adapters in one pass
+    with routed(model, row_adapters) as (forward, extra):
+        out = forward(input_ids=ids, attention_mask=mask, position_ids=position, use_cache=True,
+                      **extra)                                       # 1. all prompts x adapters in one pass
+        _steps(forward, extra, out, requests, spans, mask, position, stop_ids, pad_id, max_new_tokens,
+               temperature, top_p)
+    return [r.tokens for r in requests]
+
+
+def _steps(forward, extra, out, requests, spans, mask, position, stop_ids, pad_id, max_new_tokens, temperature,
+           top_p) -> None:
+    """The token loop of :func:`decode`."""
+    device = mask.device
+    done = [False] * len(requests)
     for step in range(max_new_tokens):
         logits = out.logits[:, -1].float().cpu()
-        next_ids = torch.full((len(row_adapters), 1), pad_id, dtype=torch.long)
+        next_ids = torch.full((mask.shape[0], 1), pad_id, dtype=torch.long)
         for d, req in enumerate(requests):
             if done[d]:
                 continue
@@ -107,9 +138,8 @@ def decode(model, requests: Sequence[DecodeRequest], stop_ids: Sequence[int], pa
             break
         mask = torch.cat([mask, torch.ones((mask.shape[0], 1), dtype=mask.dtype, device=device)], dim=1)
         position = position[:, -1:] + 1
-        out = model(input_ids=next_ids.to(device), attention_mask=mask, position_ids=position,
-                    adapter_names=row_adapters, cache=out.cache, use_cache=True)  # 4. one token, cached
-    return [r.tokens for r in requests]
+        out = forward(input_ids=next_ids.to(device), attention_mask=mask, position_ids=position,
+                      cache=out.cache, use_cache=True, **extra)      # 4. one token, cached
 
 
 @torch.no_grad()
