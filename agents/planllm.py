@@ -46,8 +46,11 @@ class PlanLLMAssistant(Assistant):
         if not load_in_4bit:
             self.model.to(self.device)
         self.max_new_tokens, self.temperature = max_new_tokens, temperature
-        self.generator = torch.Generator(device=self.device).manual_seed(seed)
-        self.seed = seed
+        self.seed, self._calls = seed, 0
+
+    def reset(self, seed: int | None = None) -> None:
+        if seed is not None:
+            self.seed, self._calls = seed, 0
 
     def _prompt(self, observation: dict[str, Any]) -> str:
         if getattr(self.tokenizer, "chat_template", None):
@@ -61,7 +64,9 @@ class PlanLLMAssistant(Assistant):
         inputs = self.tokenizer(self._prompt(observation), return_tensors="pt").to(self.device)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else \
             self.tokenizer.eos_token_id
-        torch.manual_seed(int(self.generator.initial_seed()) + int(inputs["input_ids"].sum()))
+        if self.temperature > 0:  # `generate` samples from torch's global generator: seed it per response
+            torch.manual_seed(self.seed + self._calls)
+            self._calls += 1
         with torch.no_grad():
             out = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens,
                                       do_sample=self.temperature > 0, temperature=self.temperature or None,
