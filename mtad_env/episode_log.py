@@ -46,6 +46,8 @@ def drop_torn_tail(path: str | Path) -> None:
     if end < len(data):
         with open(path, "r+b") as fh:
             fh.truncate(end)
+            fh.flush()
+            os.fsync(fh.fileno())
 
 
 def iter_episodes(path: str | Path) -> Iterator[dict[str, Any]]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -27,6 +26,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from mtad_env.domain import Task, UtterancePool, load_tasks
+from mtad_env.episode_log import drop_torn_tail
 from mtad_env.errors import InvalidValueError, unknown
 from mtad_env.pool_scores import write_json_atomic
 from mtad_env.profiles import Profile
@@ -170,15 +170,8 @@ def _resume_point(path: Path) -> tuple[int, int]:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         return 0, 0
-    data = path.read_bytes()
-    end = data.rfind(b"\n") + 1
-    if end < len(data):
-        with open(path, "r+b") as fh:
-            fh.truncate(end)
-            fh.flush()
-            os.fsync(fh.fileno())
-        data = data[:end]
-    lines = data.splitlines()
+    drop_torn_tail(path)
+    lines = path.read_bytes().splitlines()
     if not lines:
         return 0, 0
     last_id = json.loads(lines[-1])["dialog_id"]
