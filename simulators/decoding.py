@@ -1,4 +1,4 @@
-"""Token sampling primitives: temperature/top-p filtering and inverse-CDF sampling from a given uniform.
+"""Token sampling: nucleus (top-p) sampling by inverse CDF at given uniforms.
 
 Sampling with uniforms drawn from each dialogue's own numpy generator makes a dialogue's tokens depend only on
 that generator, whatever else is decoded in the same batch.
@@ -8,24 +8,27 @@ from __future__ import annotations
 
 import torch
 
-
-def filter_probs(logits: torch.Tensor, temperature: float, top_p: float) -> torch.Tensor:
-    """Softmax of ``logits / temperature`` restricted to the smallest set with mass >= ``top_p`` (last dim)."""
-    if temperature <= 0:
-        probs = torch.zeros_like(logits)
-        probs.scatter_(-1, logits.argmax(-1, keepdim=True), 1.0)
-        return probs
-    probs = torch.softmax(logits.float() / temperature, dim=-1)
-    if top_p < 1.0:
-        sorted_p, order = probs.sort(dim=-1, descending=True)
-        keep = sorted_p.cumsum(-1) - sorted_p < top_p  # always keeps the top token
-        probs = torch.zeros_like(probs).scatter(-1, order, sorted_p * keep)
-        probs = probs / probs.sum(-1, keepdim=True)
-    return probs
+FIRST_CANDIDATES = 64
 
 
-def sample_from(probs: torch.Tensor, uniform: float) -> int:
-    """The token whose cumulative probability first exceeds ``uniform`` (a 1-D distribution)."""
-    cdf = probs.double().cumsum(0)
-    index = int(torch.searchsorted(cdf, torch.tensor([uniform * float(cdf[-1])], dtype=torch.float64)).item())
-    return min(index, probs.shape[0] - 1)
+def nucleus_sample(probs: torch.Tensor, top_p: float, uniforms: torch.Tensor) -> torch.Tensor:
+    """One token per row of ``probs`` (rows x vocab, any positive scale): among the most probable tokens whose
+    mass before them is < ``top_p`` (the top token always), the one where the renormalised CDF, taken in order of
+    decreasing probability, first exceeds the row's uniform.
+
+    Only the top candidates are ranked (``topk``, widened until they hold ``top_p`` of every row's mass), which
+    keeps exactly the nucleus a full sort would keep at a fraction of a full sort's cost.
+    """
+    probs = probs / probs.sum(-1, keepdim=True)
+    vocab = probs.shape[-1]
+    k = min(vocab, FIRST_CANDIDATES)
+    while True:  # widen 64 -> 256 -> everything (a full sort beats topk at that size)
+        top, index = probs.topk(k, dim=-1) if k < vocab else probs.sort(dim=-1, descending=True)
+        before = top.cumsum(-1) - top
+        if k == vocab or bool((before[:, -1] + top[:, -1] >= top_p).all()):
+            break
+        k = vocab if 4 * k > vocab // 4 else 4 * k
+    kept = top * (before < top_p) if top_p < 1.0 else top
+    cdf = kept.double().cumsum(-1)
+    pick = torch.searchsorted(cdf, (uniforms.double() * cdf[:, -1])[:, None]).clamp_max(k - 1)
+    return index.gather(-1, pick)[:, 0]

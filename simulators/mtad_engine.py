@@ -17,7 +17,11 @@ import numpy as np
 import torch
 
 from mtad_env.errors import InvalidValueError
-from simulators.decoding import filter_probs, sample_from
+from simulators.decoding import nucleus_sample
+from simulators.lean_mistral import lean_model
+
+ENGINES = ("auto", "lean", "transformers")
+STEP_THREAD_ROWS = 8
 
 
 @dataclass
@@ -56,18 +60,41 @@ def normalise_weights(weights: Sequence[float] | None, n: int, names: Sequence[s
     return w / w.sum()
 
 
-def _mix(logits: torch.Tensor, weights: np.ndarray, temperature: float) -> torch.Tensor:
-    """sum_i lambda_i softmax(logits_i / T) over the adapter rows of one dialogue."""
+def mix_and_sample(logits: torch.Tensor, rows: torch.Tensor, weights: torch.Tensor, uniforms: torch.Tensor,
+                   temperature: float, top_p: float) -> torch.Tensor:
+    """One token per dialogue: ``P(w) = sum_i lambda_i softmax(logits_i / T)`` over the dialogue's adapter rows,
+    top-p filtered, sampled by inverse CDF at the dialogue's uniform (:func:`nucleus_sample`).
+
+    ``rows``/``weights`` are dialogues x max adapters (shorter dialogues padded with weight 0, which adds exact
+    zeros), so a dialogue's arithmetic is the same alone or in a batch.
+    """
+    picked = logits[rows].float()
     if temperature <= 0:
-        probs = torch.zeros_like(logits, dtype=torch.float32)
-        probs.scatter_(-1, logits.argmax(-1, keepdim=True), 1.0)
+        probs = torch.zeros_like(picked).scatter_(-1, picked.argmax(-1, keepdim=True), 1.0)
     else:
-        probs = torch.softmax(logits.float() / temperature, dim=-1)
-    return (torch.as_tensor(weights, dtype=torch.float32)[:, None] * probs).sum(0)
+        probs = torch.softmax(picked / temperature, dim=-1)
+    return nucleus_sample((weights[..., None] * probs).sum(1), top_p, uniforms)
 
 
-def _sample(mixed: torch.Tensor, top_p: float, uniform: float) -> int:
-    return sample_from(filter_probs(torch.log(mixed.clamp_min(1e-30)), 1.0, top_p), uniform)
+def _plan(requests: Sequence[DecodeRequest]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Row index and weights (intent token, later tokens) per dialogue, padded to the largest adapter count."""
+    width = max(len(r.adapters) for r in requests)
+    rows = torch.zeros((len(requests), width), dtype=torch.long)
+    first = torch.zeros((len(requests), width), dtype=torch.float32)
+    later = torch.zeros_like(first)
+    start = 0
+    for d, req in enumerate(requests):
+        k = len(req.adapters)
+        for w in (req.weights, req.later_weights):
+            if w is not None and np.shape(w) != (k,):
+                raise InvalidValueError(f"weights {list(np.ravel(w))} must have {k} values, one per adapter of "
+                                        f"{list(req.adapters)}")
+        rows[d] = start
+        rows[d, :k] = torch.arange(start, start + k)
+        first[d, :k] = torch.as_tensor(req.weights_at(0), dtype=torch.float32)
+        later[d, :k] = torch.as_tensor(req.weights_at(1), dtype=torch.float32)
+        start += k
+    return rows, first, later
 
 
 def _left_pad(requests: Sequence[DecodeRequest], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
@@ -101,45 +128,96 @@ def routed(model, row_adapters: Sequence[str]):
         yield model, {"adapter_names": list(row_adapters)}
 
 
+class _TransformersSession:
+    """Prompt pass and cached steps through the ``transformers`` forward (models the lean forward does not cover)."""
+
+    def __init__(self, forward, extra: dict, device: torch.device) -> None:
+        self.forward, self.extra, self.out, self.device = forward, extra, None, device
+        self.mask = self.position = None
+
+    def prefill(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        self.mask, self.position = mask, (mask.cumsum(-1) - 1).clamp_min(0)
+        self.out = self.forward(input_ids=ids, attention_mask=mask, position_ids=self.position, use_cache=True,
+                                logits_to_keep=1, **self.extra)
+        return self.out.logits[:, -1].float()
+
+    def step(self, ids: torch.Tensor) -> torch.Tensor:
+        self.mask = torch.cat([self.mask, torch.ones_like(self.mask[:, :1])], dim=1)
+        self.position = self.position[:, -1:] + 1
+        self.out = self.forward(input_ids=ids, attention_mask=self.mask, position_ids=self.position,
+                                past_key_values=self.out.past_key_values, use_cache=True, **self.extra)
+        return self.out.logits[:, -1].float()
+
+
+@contextlib.contextmanager
+def _session(model, row_adapters: Sequence[str], total_length: int, engine: str):
+    if engine not in ENGINES:
+        raise InvalidValueError(f"engine {engine!r} is not one of {', '.join(ENGINES)}")
+    lean = lean_model(model, total_length) if engine in ("auto", "lean") else None
+    if engine == "lean" and lean is None:
+        raise InvalidValueError("engine 'lean' does not cover this model (see simulators.lean_mistral)")
+    if lean is not None:
+        yield lean.session(row_adapters, total_length)
+    else:
+        with routed(model, row_adapters) as (forward, extra):
+            yield _TransformersSession(forward, extra, next(model.parameters()).device)
+
+
 @torch.no_grad()
 def decode(model, requests: Sequence[DecodeRequest], stop_ids: Sequence[int], pad_id: int,
-           max_new_tokens: int = 40, temperature: float = 1.0, top_p: float = 0.95) -> list[list[int]]:
-    """Decode every request; returns each dialogue's new tokens (stop token included when reached)."""
+           max_new_tokens: int = 40, temperature: float = 1.0, top_p: float = 0.95,
+           engine: str = "auto") -> list[list[int]]:
+    """Decode every request; returns each dialogue's new tokens (stop token included when reached).
+
+    ``engine``: ``lean`` (:mod:`simulators.lean_mistral`), ``transformers`` (the model's own forward with PEFT
+    mixed batches), or ``auto`` (lean where it covers the model).
+    """
     device = next(model.parameters()).device
     ids, mask, row_adapters = _left_pad(requests, pad_id)
-    ids, mask = ids.to(device), mask.to(device)
-    spans = np.cumsum([0] + [len(r.adapters) for r in requests])
-    position = (mask.cumsum(-1) - 1).clamp_min(0)
-    with routed(model, row_adapters) as (forward, extra):
-        out = forward(input_ids=ids, attention_mask=mask, position_ids=position, use_cache=True,
-                      **extra)                                       # 1. all prompts x adapters in one pass
-        _steps(forward, extra, out, requests, spans, mask, position, stop_ids, pad_id, max_new_tokens,
-               temperature, top_p)
+    rows, first, later = _plan(requests)
+    row_dialogue = torch.repeat_interleave(torch.arange(len(requests)), torch.tensor([len(r.adapters)
+                                                                                      for r in requests]))
+    stops = torch.tensor(list(stop_ids) or [-1])
+    with _session(model, row_adapters, ids.shape[1] + max_new_tokens, engine) as session:
+        logits = session.prefill(ids.to(device), mask.to(device)).cpu()  # 1. all prompts x adapters at once
+        with _step_threads(len(row_adapters), device):
+            _token_loop(session, logits, requests, rows, (first, later), row_dialogue, stops, pad_id,
+                        max_new_tokens, temperature, top_p)
     return [r.tokens for r in requests]
 
 
-def _steps(forward, extra, out, requests, spans, mask, position, stop_ids, pad_id, max_new_tokens, temperature,
-           top_p) -> None:
-    """The token loop of :func:`decode`."""
-    device = mask.device
-    done = [False] * len(requests)
+def _token_loop(session, logits: torch.Tensor, requests: Sequence[DecodeRequest], rows: torch.Tensor,
+                weights: tuple[torch.Tensor, torch.Tensor], row_dialogue: torch.Tensor, stops: torch.Tensor,
+                pad_id: int, max_new_tokens: int, temperature: float, top_p: float) -> None:
+    """Mix, sample and feed back one token per dialogue until every dialogue stopped (steps 2-4 of :func:`decode`)."""
+    active = torch.arange(len(requests))
+    last = torch.full((len(requests),), pad_id, dtype=torch.long)
     for step in range(max_new_tokens):
-        logits = out.logits[:, -1].float().cpu()
-        next_ids = torch.full((mask.shape[0], 1), pad_id, dtype=torch.long)
-        for d, req in enumerate(requests):
-            if done[d]:
-                continue
-            mixed = _mix(logits[spans[d]:spans[d + 1]], req.weights_at(step), temperature)  # 2. mix
-            token = _sample(mixed, top_p, float(req.rng.random()))  # 3. sample with the dialogue's stream
-            req.tokens.append(token)
-            next_ids[spans[d]:spans[d + 1]] = token
-            done[d] = token in stop_ids
-        if all(done):
-            break
-        mask = torch.cat([mask, torch.ones((mask.shape[0], 1), dtype=mask.dtype, device=device)], dim=1)
-        position = position[:, -1:] + 1
-        out = forward(input_ids=next_ids.to(device), attention_mask=mask, position_ids=position,
-                      cache=out.cache, use_cache=True, **extra)      # 4. one token, cached
+        uniforms = torch.tensor([requests[d].rng.random() for d in active.tolist()], dtype=torch.float64)
+        tokens = mix_and_sample(logits, rows[active], weights[min(step, 1)][active], uniforms, temperature, top_p)
+        for d, token in zip(active.tolist(), tokens.tolist()):
+            requests[d].tokens.append(token)
+        last.fill_(pad_id)[active] = tokens
+        active = active[~torch.isin(tokens, stops)]
+        if len(active) == 0 or step == max_new_tokens - 1:
+            return
+        logits = session.step(last[row_dialogue][:, None].to(session.device)).cpu()
+
+
+@contextlib.contextmanager
+def _step_threads(rows: int, device: torch.device):
+    """One CPU thread for the one-token steps of a few rows: their matmuls are too small to split, and on 2 cores
+    the split costs more than it saves (measured: a 4 x 128 @ 128 x 384 product takes 31 us on 2 threads, 16 on
+    1). The prompt pass keeps every thread."""
+    before = torch.get_num_threads()
+    if device.type != "cpu" or rows > STEP_THREAD_ROWS or before == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @torch.no_grad()
@@ -155,8 +233,10 @@ def reference_decode(model, request: DecodeRequest, stop_ids: Sequence[int], max
         for adapter in request.adapters:
             model.set_adapter(adapter)
             rows.append(model(input_ids=torch.tensor([seq], device=device)).logits[0, -1].float().cpu())
-        token = _sample(_mix(torch.stack(rows), request.weights_at(step), temperature), top_p,
-                        float(request.rng.random()))
+        plan = _plan([request])
+        weights = plan[1] if step == 0 else plan[2]
+        token = int(mix_and_sample(torch.stack(rows), plan[0], weights, torch.tensor([request.rng.random()],
+                                   dtype=torch.float64), temperature, top_p)[0])
         tokens.append(token)
         seq.append(token)
         if token in stop_ids:
