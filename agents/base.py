@@ -42,9 +42,10 @@ def build_assistant(spec: str | Assistant, mode: str = "text", seed: int | None 
         from agents.planllm import PlanLLMAssistant
 
         return PlanLLMAssistant(arg)
-    if kind == "http" and arg:
+    if kind in ("http", "https") and arg:
         from agents.http_assistant import OpenAICompatibleAssistant
 
-        return OpenAICompatibleAssistant(spec[len("http:"):])
+        url = spec if spec.startswith(("http://", "https://")) else spec[len("http:"):]  # http:URL or a bare URL
+        return OpenAICompatibleAssistant(url)
     raise InvalidValueError(f"unknown assistant {spec!r}; valid: template, template:ERROR_RATE, planllm:PATH, "
                             "http:URL")

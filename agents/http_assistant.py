@@ -21,6 +21,14 @@ class EndpointError(MtadError, ConnectionError):
     """The endpoint could not be reached or kept failing after the retries."""
 
 
+def chat_completions_url(base_url: str) -> str:
+    """The chat-completions URL of a server given as ``http://HOST[:PORT]``, ``.../v1`` or the full URL."""
+    base = base_url.rstrip("/")
+    if base.endswith("/chat/completions"):
+        return base
+    return f"{base}/chat/completions" if base.endswith("/v1") else f"{base}/v1/chat/completions"
+
+
 def post_json(url: str, payload: dict[str, Any], timeout: float, retries: int, backoff: float,
               api_key_env: str | None) -> dict[str, Any]:
     """POST JSON with bounded retries and exponential backoff; the API key comes only from the environment."""
@@ -62,9 +70,7 @@ class OpenAICompatibleAssistant(Assistant):
     def __init__(self, base_url: str, model: str = "default", timeout: float = 30.0, retries: int = 2,
                  backoff: float = 0.5, max_tokens: int = 128, temperature: float = 0.0,
                  api_key_env: str | None = "OPENAI_API_KEY") -> None:
-        base = base_url.rstrip("/")
-        self.url = base if base.endswith("/chat/completions") else (
-            f"{base}/chat/completions" if base.endswith("/v1") else f"{base}/v1/chat/completions")
+        self.url = chat_completions_url(base_url)
         self.model, self.timeout, self.retries, self.backoff = model, timeout, retries, backoff
         self.max_tokens, self.temperature, self.api_key_env = max_tokens, temperature, api_key_env
 

@@ -108,7 +108,7 @@ def load_logs(paths: Iterable[str | Path]) -> list[Dialogue]:
     paths = [Path(p) for p in paths]
     dialogues: list[Dialogue] = []
     for path in paths:
-        for file in _log_files(path):
+        for file in log_files(path):
             dialogues += _from_records(load_episodes(file), str(file), f"reading {file.name}")
     if not dialogues:
         names = ", ".join(repr(str(p)) for p in paths)
@@ -117,7 +117,7 @@ def load_logs(paths: Iterable[str | Path]) -> list[Dialogue]:
     return dialogues
 
 
-def _log_files(path: Path) -> list[Path]:
+def log_files(path: Path) -> list[Path]:
     """``path`` itself, or for a folder its ``episodes.jsonl``, else every ``*.jsonl`` in it (a corpus split)."""
     if not path.exists():
         raise InvalidValueError(f"episode log {str(path)!r} does not exist; write one with "

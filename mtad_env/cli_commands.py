@@ -10,7 +10,7 @@ from mtad_env.cli import emit, subcommand
 from mtad_env.errors import InvalidValueError
 
 _COMMAND_MODULES: tuple[str, ...] = ("training.cli_train", "training.adapter_trainer", "evaluation.cli_evaluate",
-                                     "mtad_env.cli_doctor")
+                                     "mtad_env.cli_doctor", "evaluation.cli_judge")
 
 
 def _nonneg_int(text: str) -> int:
@@ -143,49 +143,20 @@ def summarise_episodes(records: list[dict]) -> dict:
             "task_completion_rate": float(np.mean([r["task_completed"] for r in records])) if records else 0.0}
 
 
-def _logged(path: str | None, seeds: set[int]) -> dict[int, dict]:
-    """Episodes of an earlier, interrupted run of the same command (by reset seed); drops a torn last line."""
-    from pathlib import Path
-
-    from mtad_env.episode_log import drop_torn_tail, load_episodes
-
-    if not path or not Path(path).exists():
-        return {}
-    drop_torn_tail(path)
-    return {r["reset_seed"]: r for r in load_episodes(path) if r.get("reset_seed") in seeds}
-
-
 @subcommand("simulate")
 def run_simulate(args: argparse.Namespace) -> int:
-    import sys
-
-    from tqdm.auto import tqdm
-
-    from mtad_env.factory import make, rollout_many
+    from mtad_env.episode_runs import run_episodes
 
     options = {"weights": args.weights} if args.weights else {}
     if args.pack:
         options["pack"] = args.pack
-    batch = max(1, min(args.batch_size or (1 if args.simulator == "agenda" else 16), args.episodes or 1))
-    envs = [make(profile=args.profile, simulator=args.simulator, assistant=args.assistant, split=args.split,
-                 tasks=args.tasks, max_turns=args.max_turns, seed=args.seed, log_dir=args.log, **options)
-            for _ in range(batch)]
-    # Episode i is reset with seed + i whatever the batch, so a killed run resumes with --resume from its log.
-    seeds = [args.seed + i for i in range(args.episodes)]
-    records = _logged(args.log, set(seeds)) if args.resume else {}
-    todo = [s for s in seeds if s not in records]
-    with tqdm(total=args.episodes, initial=len(records), desc="episodes",
-              disable=not args.json or args.episodes < 5, file=sys.stderr) as bar:
-        for start in range(0, len(todo), batch):
-            chunk_seeds = todo[start:start + batch]
-            chunk = envs[:len(chunk_seeds)]
-            for env, seed, info in zip(chunk, chunk_seeds, rollout_many(chunk, seeds=chunk_seeds)):
-                records[seed] = env.episode_record(info["end_reason"], info["episode_metrics"])
-                if not args.json:
-                    _print_episode(env, info)
-            bar.update(len(chunk))
+    records = run_episodes([args.seed + i for i in range(args.episodes)], log=args.log, resume=args.resume,
+                           batch_size=args.batch_size or (1 if args.simulator == "agenda" else 16),
+                           on_episode=None if args.json else _print_episode, progress=args.json,
+                           profile=args.profile, simulator=args.simulator, assistant=args.assistant,
+                           split=args.split, tasks=args.tasks, max_turns=args.max_turns, seed=args.seed, **options)
     if args.json:
-        emit(summarise_episodes([records[s] for s in seeds]), True)
+        emit(summarise_episodes(records), True)
     return 0
 
 

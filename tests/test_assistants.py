@@ -133,3 +133,10 @@ def test_sb3_assistant_wraps_a_policy():
     text_env = mtad_env.make(seed=0, assistant=SB3Assistant(model, mode="text"))
     mtad_env.rollout(text_env, seed=0)
     assert all(isinstance(t["system"], str) and t["system"] for t in text_env._turns)
+
+
+@pytest.mark.parametrize("spec", ["http:http://127.0.0.1:9", "http://127.0.0.1:9", "http:http://127.0.0.1:9/v1"])
+def test_http_assistant_spec_accepts_prefixed_and_bare_urls(spec):
+    from agents.base import build_assistant
+
+    assert build_assistant(spec).url == "http://127.0.0.1:9/v1/chat/completions"
