@@ -145,7 +145,7 @@ class _TransformersSession:
         self.mask = torch.cat([self.mask, torch.ones_like(self.mask[:, :1])], dim=1)
         self.position = self.position[:, -1:] + 1
         self.out = self.forward(input_ids=ids, attention_mask=self.mask, position_ids=self.position,
-                                past_key_values=self.out.past_key_values, use_cache=True, **self.extra)
+                                cache=self.out.cache, use_cache=True, **self.extra)
         return self.out.logits[:, -1].float()
 
 
