@@ -141,3 +141,40 @@ def plot_violins(evaluation: Evaluation) -> Figure | None:
                             Patch(color=REFERENCE, alpha=0.5, label="reference")], fontsize=8)
     fig.suptitle("Identifying metric distributions: evaluated vs reference", fontsize=11)
     return fig
+
+
+def _sweep_axis(ax: Axes, series: Mapping[str, Any], label: str, color: str) -> None:
+    pts = [(w, m, ci) for w, m, ci in zip(series["weights"], series["means"], series["ci"]) if m is not None]
+    if not pts:
+        return
+    w, m, ci = zip(*pts)
+    low = [m_ - c[0] if c[0] is not None else 0.0 for m_, c in zip(m, ci)]
+    high = [c[1] - m_ if c[1] is not None else 0.0 for m_, c in zip(m, ci)]
+    ax.errorbar(w, m, yerr=[low, high], marker="o", capsize=3, color=color, label=label)
+
+
+def plot_sweeps(sweeps: Mapping[str, Any]) -> Figure | None:
+    """Figures 9 and 10: the metric mean (95% bootstrap interval) against the mTAD weight of the second adapter;
+    one panel per trait's low -> high sweep, and one for engagement=high -> verbosity=high (two axes)."""
+    figure9, figure10 = sweeps.get("figure9", {}), sweeps.get("figure10", {})
+    n = len(figure9) + (1 if figure10 else 0)
+    if n == 0:
+        return None
+    fig, axes = _grid(n)
+    for ax, (trait, series) in zip(axes, figure9.items()):
+        _sweep_axis(ax, series, trait, EVALUATED)
+        ax.set_title(f"{trait}: low -> high", fontsize=9)
+        ax.set_xlabel(f"weight of {trait}=high")
+        ax.set_ylabel(_label(trait), fontsize=8)
+    if figure10:
+        ax = axes[-1]
+        first, second = figure10["adapters"]
+        traits_shown = list(figure10["series"])
+        _sweep_axis(ax, figure10["series"][traits_shown[0]], traits_shown[0], EVALUATED)
+        twin = ax.twinx()
+        _sweep_axis(twin, figure10["series"][traits_shown[1]], traits_shown[1], REFERENCE)
+        ax.set_title(f"{first} -> {second}", fontsize=9)
+        ax.set_xlabel(f"weight of {second}")
+        ax.set_ylabel(traits_shown[0], color=EVALUATED)
+        twin.set_ylabel(traits_shown[1], color=REFERENCE)
+    return fig

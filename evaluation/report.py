@@ -33,14 +33,14 @@ CSV_COLUMNS: tuple[str, ...] = ("profile", "trait", "mean", "ci_low", "ci_high",
                                 "distance_ci_low", "distance_ci_high")
 
 
-def _write_atomic(path: Path, data: str | bytes) -> None:
+def write_atomic(path: Path, data: str | bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "wb") as fh:
         fh.write(data.encode("utf-8") if isinstance(data, str) else data)
     os.replace(tmp, path)
 
 
-def _png(fig: Figure) -> bytes:
+def png_bytes(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     return buf.getvalue()
@@ -145,14 +145,14 @@ def write_report(evaluation: Evaluation, out: str | Path) -> dict[str, Path]:
     for name, plot in (("trends.png", plot_trends), ("violins.png", plot_violins)):
         fig = plot(evaluation)
         if fig is not None:
-            _write_atomic(out / name, _png(fig))
+            write_atomic(out / name, png_bytes(fig))
             written[name] = out / name
     summary = evaluation.summary
     texts = {"results.json": json.dumps(summary, ensure_ascii=False, allow_nan=False, indent=2) + "\n",
              "results.csv": results_csv(summary),
              "report.md": report_markdown(summary, [n for n in written if n.endswith(".png")])}
     for name, text in texts.items():
-        _write_atomic(out / name, text)
+        write_atomic(out / name, text)
         written[name] = out / name
     logger.info("wrote %s into %s", ", ".join(sorted(written)), out)
     return written

@@ -10,7 +10,7 @@ from mtad_env.cli import emit, subcommand
 from mtad_env.errors import InvalidValueError
 
 _COMMAND_MODULES: tuple[str, ...] = ("training.cli_train", "training.adapter_trainer", "evaluation.cli_evaluate",
-                                     "mtad_env.cli_doctor", "evaluation.cli_judge")
+                                     "evaluation.cli_suite", "evaluation.cli_judge", "mtad_env.cli_doctor")
 
 
 def _nonneg_int(text: str) -> int:

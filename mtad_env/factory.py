@@ -126,16 +126,16 @@ def rollout(env: CTAEnv, assistant: Callable | None = None, seed: int | None = N
 
 
 def rollout_many(envs: Sequence[CTAEnv], assistant: Callable | None = None, seed: int | None = None,
-                 seeds: Sequence[int] | None = None) -> list[dict]:
+                 seeds: Sequence[int] | None = None, options: Sequence[dict | None] | None = None) -> list[dict]:
     """Play one episode in each environment in lockstep; LM users that share a pack decode their turns in one
-    batch (rows = dialogues x adapters). Environment ``i`` is reset with ``seeds[i]`` (or ``seed + i``).
-    Returns each environment's final assistant info."""
+    batch (rows = dialogues x adapters). Environment ``i`` is reset with ``seeds[i]`` (or ``seed + i``) and
+    ``options[i]`` (e.g. ``{"profile": ...}``). Returns each environment's final assistant info."""
     from mtad_env.env import user_action
 
     if seeds is None:
         seeds = [None if seed is None else seed + i for i in range(len(envs))]
-    for env, episode_seed in zip(envs, seeds):
-        env.reset(seed=episode_seed)
+    for env, episode_seed, episode_options in zip(envs, seeds, options or [None] * len(envs)):
+        env.reset(seed=episode_seed, options=episode_options)
         _reset_policy(assistant or getattr(env, "assistant_policy", None), episode_seed)
     infos: list[dict] = [{} for _ in envs]
     while any(env.agents for env in envs):

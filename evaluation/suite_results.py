@@ -1,0 +1,135 @@
+"""The evaluation stage of the paper suite: per-group reports and the suite's tables (analogues of Tables 2-5 and
+the weight sweeps of Figures 9-10), written to ``results.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from evaluation.analysis import EvaluationConfig, evaluate
+from evaluation.bootstrap import bootstrap_mean_ci
+from evaluation.dialogues import ReferenceCorpus, load_logs, metric_values
+from evaluation.report import write_report
+from mtad_env.pool_scores import write_json_atomic
+from mtad_env.profiles import Profile
+from mtad_env.traits import traits
+
+if TYPE_CHECKING:
+    from evaluation.suite import SuiteRun
+
+logger = logging.getLogger(__name__)
+LEVELS = ("low", "regular", "high")
+
+
+def _evaluate_group(run: SuiteRun, name: str, reference: ReferenceCorpus) -> dict[str, Any]:
+    """Evaluate one log against the reference and write its report folder; returns the summary."""
+    evaluation = evaluate(load_logs([run.log(name)]), reference, EvaluationConfig(n_resamples=run.config.resamples,
+                                                                                  seed=run.config.seed))
+    write_report(evaluation, run.out / "reports" / name)
+    return evaluation.summary
+
+
+def table2(single: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, dict[str, float | None]]]:
+    """trait -> level -> simulator -> distance to the reference of that single-trait profile."""
+    out: dict[str, dict[str, dict[str, float | None]]] = {}
+    for trait in traits():
+        out[trait] = {}
+        for level in LEVELS:
+            profile = "regular" if level == "regular" else str(Profile(((trait, level),)))
+            out[trait][level] = {sim: summary["profiles"].get(profile, {}).get("distance", {}).get(trait)
+                                 for sim, summary in single.items()}
+    return out
+
+
+def table3(diy: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """trait -> simulator -> low/regular/high means on DIY tasks and whether low < regular < high."""
+    return {trait: {sim: {k: summary["trends"].get(trait, {}).get(k) for k in (*LEVELS, "holds")}
+                    for sim, summary in diy.items()} for trait in traits()}
+
+
+def table4(multi: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, dict[str, float | None]]]:
+    """group ("avg" or the number of combined traits) -> method -> trait -> mean distance over the profiles."""
+    out: dict[str, dict[str, dict[str, float | None]]] = {}
+    for method, summary in multi.items():
+        groups: dict[str, list[Mapping[str, Any]]] = {"avg": []}
+        for profile, entry in summary["profiles"].items():
+            groups["avg"].append(entry)
+            groups.setdefault(str(len(Profile.parse(profile).pairs)), []).append(entry)
+        for group, entries in groups.items():
+            out.setdefault(group, {})[method] = {t: _mean([e["distance"].get(t) for e in entries]) for t in traits()}
+    return out
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return float(np.mean(kept)) if kept else None
+
+
+def _sweep_series(run: SuiteRun, points: Sequence[Mapping[str, Any]], trait: str, expected: str) -> dict[str, Any]:
+    """Mean (with a bootstrap interval) of ``trait``'s metric at every weight of one sweep, and whether it moves
+    strictly in the ``expected`` direction ("rise" or "fall") at every step."""
+    means, cis = [], []
+    for point in points:
+        values = metric_values(load_logs([run.log(point["log"])]), trait)
+        means.append(float(np.mean(values)) if values else None)
+        cis.append(list(bootstrap_mean_ci(values, run.config.resamples, seed=run.config.seed)))
+    weights = [p["weight"] for p in points]
+    trend = monotonic(weights, means if expected == "rise" else [None if m is None else -m for m in means])
+    rho = trend["spearman"]
+    return {"weights": weights, "means": means, "ci": cis, "expected": expected, "monotonic": trend["increasing"],
+            "spearman": rho if rho is None or expected == "rise" else -rho}
+
+
+def monotonic(weights: Sequence[float], means: Sequence[float | None]) -> dict[str, Any]:
+    """Does the mean rise with the weight: strictly at every step, and Spearman's rho over the points."""
+    if any(m is None for m in means) or len(means) < 2:
+        return {"increasing": None, "spearman": None}
+    rho = spearmanr(weights, means).statistic
+    return {"increasing": bool(all(a < b for a, b in zip(means, means[1:]))),
+            "spearman": None if np.isnan(rho) else float(rho)}
+
+
+def sweeps(run: SuiteRun) -> dict[str, Any]:
+    """Figure 9 (trait=low -> trait=high, per trait) and Figure 10 (engagement=high -> verbosity=high)."""
+    from evaluation.suite import sweep_points
+
+    by_pair: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for point in sweep_points(run):
+        by_pair.setdefault(tuple(point["adapters"]), []).append(point)
+    figure9, figure10 = {}, {}
+    for pair, points in by_pair.items():
+        first_trait, second_trait = (a.split("=")[0] for a in pair)
+        if points[0]["figure"] == 9:
+            figure9[first_trait] = _sweep_series(run, points, first_trait, "rise")
+        else:  # the first adapter's trait falls as the weight moves to the second one, whose trait rises
+            figure10 = {"adapters": list(pair), "series": {
+                first_trait: _sweep_series(run, points, first_trait, "fall"),
+                second_trait: _sweep_series(run, points, second_trait, "rise")}}
+    return {"figure9": figure9, "figure10": figure10}
+
+
+def evaluate_suite(run: SuiteRun) -> dict[str, Any]:
+    """Evaluate every group of the suite, write the per-group reports and ``results.json``; return the tables."""
+    from evaluation.suite import MULTI_SIMULATORS, SINGLE_SIMULATORS
+
+    reference = ReferenceCorpus(run.reference)
+    single = {sim: _evaluate_group(run, f"{sim}_single", reference) for sim in SINGLE_SIMULATORS}
+    diy = {sim: _evaluate_group(run, f"{sim}_diy", reference) for sim in SINGLE_SIMULATORS}
+    multi = {sim: _evaluate_group(run, f"{sim}_multi", reference) for sim in MULTI_SIMULATORS}
+    groups = {"single": single, "diy": diy, "multi": multi}
+    results = {
+        "table2": table2(single), "table3": table3(diy), "table4": table4(multi),
+        "table5": {group: {sim: {"degeneration_rate": s["degeneration_rate"], "uniqueness_rate": s["uniqueness_rate"],
+                                 "dialogues": s["n_dialogues"]} for sim, s in summaries.items()}
+                   for group, summaries in groups.items()},
+        "trends": {f"{group}/{sim}": {t: v.get("holds") for t, v in s["trends"].items()}
+                   for group, summaries in groups.items() for sim, s in summaries.items()},
+        "sweeps": sweeps(run),
+    }
+    write_json_atomic(run.out / "results.json", results)
+    return {"groups": sorted(f"{g}/{s}" for g, v in groups.items() for s in v)}
