@@ -39,8 +39,8 @@ FIGURE10_ADAPTERS: tuple[str, str] = ("engagement=high", "verbosity=high")
 class SuiteConfig:
     """Sizes of the suite (the defaults are the full run; :data:`QUICK` is the ``--quick`` one)."""
 
-    episodes: int = 60  # simulated dialogues per profile and simulator, test recipes
-    diy_episodes: int = 30  # per profile and simulator on DIY tasks
+    episodes: int = 100  # simulated dialogues per profile and simulator, test recipes (the paper's 100)
+    diy_episodes: int = 40  # per profile and simulator on DIY tasks
     reference: int = 100  # reference dialogues per profile (test split; as many in a train split)
     sweep_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)  # weight of the second adapter
     sweep_episodes: int = 30  # per sweep point
