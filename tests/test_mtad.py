@@ -132,3 +132,63 @@ def test_episodes_do_not_depend_on_batch_size_or_thread_count(micro_pack):
         assert _episodes(micro_pack, 2) == one_by_one
     finally:
         torch.set_num_threads(threads)
+
+
+def test_lean_forward_matches_the_transformers_forward_row_by_row(micro_pack):
+    import torch
+
+    from simulators.lean_mistral import lean_model
+
+    lm = load_pack_model(micro_pack, "cpu")
+    prompts = _prompts(lm)
+    width = max(len(p) for p in prompts)
+    rows = [(p, a) for p in prompts for a in ADAPTERS[:3]]
+    ids = torch.tensor([[0] * (width - len(p)) + p for p, _ in rows])
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p, _ in rows])
+    session = lean_model(lm.model, width + 2).session([a for _, a in rows], width + 2)
+    prefill = session.prefill(ids, mask)
+    step = session.step(torch.full((len(rows), 1), 7))
+    for i, (prompt, adapter) in enumerate(rows):
+        lm.model.set_adapter(adapter)
+        expected = lm.model(input_ids=torch.tensor([prompt + [7]])).logits[0].float()
+        assert torch.allclose(prefill[i], expected[-2], atol=1e-4)
+        assert torch.allclose(step[i], expected[-1], atol=1e-4)
+
+
+def test_models_the_lean_forward_does_not_cover_fall_back_to_transformers(micro_pack):
+    from peft import LoraConfig, get_peft_model
+    from transformers import MistralConfig, MistralForCausalLM
+
+    from simulators.lean_mistral import lean_model
+
+    lm = load_pack_model(micro_pack, "cpu")
+    assert lean_model(lm.model, 64) is not None
+    config = MistralConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                           num_attention_heads=2, num_key_value_heads=1, sliding_window=16)
+    assert lean_model(MistralForCausalLM(config), 8) is None  # no adapters: not a PEFT model
+    dora = get_peft_model(MistralForCausalLM(config), LoraConfig(r=2, target_modules=["q_proj"], use_dora=True))
+    assert lean_model(dora, 8) is None
+    plain = get_peft_model(MistralForCausalLM(config), LoraConfig(r=2, target_modules=["q_proj"]))
+    assert lean_model(plain, 8) is not None and lean_model(plain, 17) is None  # past the sliding window
+    req = DecodeRequest([1, 2, 3], ["default"], np.ones(1), np.random.default_rng(0))
+    with pytest.raises(InvalidValueError, match="engine 'lean' does not cover"):
+        decode(dora, [req], [], 0, 2, engine="lean")
+    with pytest.raises(InvalidValueError, match="not one of auto, lean, transformers"):
+        decode(plain, [req], [], 0, 2, engine="fast")
+    assert len(decode(dora, [req], [], 0, 3)) == 1  # auto: through transformers
+
+
+def test_nucleus_sampling_keeps_exactly_the_full_sort_nucleus():
+    import torch
+
+    from simulators.decoding import nucleus_sample
+
+    gen = torch.Generator().manual_seed(0)
+    for scale in (0.5, 3.0, 8.0):  # flat to peaked: exercises topk 64, 256 and the full sort
+        probs = torch.softmax(torch.randn(16, 2500, generator=gen) * scale, -1)
+        uniforms = torch.rand(16, generator=gen, dtype=torch.float64)
+        sorted_p, order = probs.sort(-1, descending=True)
+        kept = sorted_p * ((sorted_p.cumsum(-1) - sorted_p) < 0.9)
+        cdf = kept.double().cumsum(-1)
+        pick = torch.searchsorted(cdf, (uniforms * cdf[:, -1])[:, None])
+        assert torch.equal(nucleus_sample(probs, 0.9, uniforms), order.gather(-1, pick)[:, 0])
