@@ -93,6 +93,13 @@ def bench_decode(seconds: float = 5.0, repeats: int = 5) -> dict:
         prompts = [rng.integers(50, tokenizer, PROMPT_TOKENS).tolist() for _ in range(32)]
     else:
         prompts = _dialogue_prompts(tokenizer, 32)
+    return measure_decode(model, adapters, prompts, source, repeats)
+
+
+def measure_decode(model: torch.nn.Module, adapters: list[str], prompts: list[list[int]], source: str,
+                   repeats: int = 5) -> dict:
+    """Reference loop against our engine on ``model`` (k = 1, 2, 4 of ``adapters``), 32 ``prompts`` batched
+    against one at a time, and tokens/s; every ratio from runs interleaved in this one call."""
 
     def req(prompt, k, seed=0):
         return DecodeRequest(prompt, adapters[:k], np.full(k, 1.0 / k), np.random.default_rng(seed))
@@ -115,4 +122,5 @@ def bench_decode(seconds: float = 5.0, repeats: int = 5) -> dict:
         "mtad_k4_vs_single": round(t["k4"] / t["k1"], 2),
         "model": source, "prompt_tokens": PROMPT_TOKENS, "new_tokens": NEW_TOKENS,
         "engine": "lean" if lean_model(model, PROMPT_TOKENS + NEW_TOKENS) is not None else "transformers",
+        "device": str(next(model.parameters()).device), "dtype": str(next(model.parameters()).dtype),
     }

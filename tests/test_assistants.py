@@ -1,13 +1,13 @@
 """Assistants: template (all intents), PlanLLM on a tiny random local model, HTTP against a stub server, SB3."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import numpy as np
 import pytest
 
 import mtad_env
+from stub_http import reply_chat, serve
 from agents import OpenAICompatibleAssistant, PlanLLMAssistant, SB3Assistant, TemplateAssistant
 from agents.http_assistant import EndpointError
 from mtad_env.intents import INTENTS
@@ -73,13 +73,7 @@ class _Stub(BaseHTTPRequestHandler):
             self.end_headers()
             return
         step = sum(m["role"] == "user" for m in body["messages"])
-        reply = {"choices": [{"message": {"role": "assistant", "content": f"Sure! Step {step}: do it."}}]}
-        data = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        reply_chat(self, f"Sure! Step {step}: do it.")
 
     def log_message(self, *args):
         pass
@@ -87,12 +81,9 @@ class _Stub(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def stub_server():
-    server = HTTPServer(("127.0.0.1", 0), _Stub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     _Stub.seen, _Stub.fail_first = [], 0
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serve(_Stub) as url:
+        yield url
 
 
 def test_http_assistant_talks_chat_completions_with_retries(stub_server, monkeypatch):

@@ -6,9 +6,8 @@ import json
 import re
 import shutil
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import ClassVar
 
@@ -32,6 +31,7 @@ from evaluation.judges import (
 )
 from mtad_env.errors import DataFormatError, InvalidValueError
 from mtad_env.traits import get_trait
+from stub_http import reply_chat, serve
 
 TASK = {"id": "t1", "title": "Salmon Pasta", "methods": ["Boil the water.", "Cook the pasta for 9 minutes."]}
 
@@ -229,12 +229,7 @@ class _Stub(BaseHTTPRequestHandler):
         else:
             last = prompt.split("\nAssistant: ")[-1]
             answer = next(v for k, v in QUALITY_ANSWERS.items() if last.startswith(k))
-        data = json.dumps({"choices": [{"message": {"role": "assistant", "content": answer}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        reply_chat(self, answer)
 
     def log_message(self, *args):
         pass
@@ -243,12 +238,8 @@ class _Stub(BaseHTTPRequestHandler):
 @pytest.fixture
 def stub_url():
     _Stub.requests = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Stub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve(_Stub) as url:
+        yield url
 
 
 def test_http_judge_end_to_end_with_human_agreement(stub_url, records, tmp_path, monkeypatch):
