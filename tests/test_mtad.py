@@ -192,3 +192,13 @@ def test_nucleus_sampling_keeps_exactly_the_full_sort_nucleus():
         cdf = kept.double().cumsum(-1)
         pick = torch.searchsorted(cdf, (uniforms * cdf[:, -1])[:, None])
         assert torch.equal(nucleus_sample(probs, 0.9, uniforms), order.gather(-1, pick)[:, 0])
+
+
+def test_gpu_check_measures_every_bench_decode_ratio_on_a_tiny_model():
+    from evaluation.gpu_check import run
+
+    result = run("tiny", "cpu", repeats=1)
+    assert set(result["reference_vs_batched"]) == {"k1", "k2", "k4"}
+    assert all(r > 0 for r in result["reference_vs_batched"].values())
+    assert result["batch32_vs_batch1"] > 0 and result["mtad_k4_vs_single"] > 0
+    assert result["engine"] == "lean" and result["paper_tokens_per_s_k1"] == 250.0
