@@ -77,8 +77,10 @@ def _table5(t5: Mapping[str, Any]) -> list[str]:
     ref = paper.TABLE5
     return [*_table(["group", "simulator", "dialogues", "degeneration", "uniqueness"], rows),
             f"Paper (single-trait STS / multi-trait mTAD-LA): degeneration {ref['degeneration'][0]} / "
-            f"{ref['degeneration'][1]}, uniqueness {ref['uniqueness'][0]} / {ref['uniqueness'][1]}. System response "
-            "quality needs an LLM judge: `mtad-env judge --task quality` on these logs.", ""]
+            f"{ref['degeneration'][1]}, uniqueness {ref['uniqueness'][0]} / {ref['uniqueness'][1]}. Uniqueness here: "
+            "user utterances not found in the reference corpus's train split (agenda dialogues of every profile, "
+            "standing in for the pack's training corpus). System response quality needs an LLM judge: "
+            "`mtad-env judge --task quality` on these logs.", ""]
 
 
 def _sweep_rows(sweeps: Mapping[str, Any]) -> list[str]:
