@@ -236,14 +236,13 @@ class LeanSession:
         return x + parts["down_proj"](gate, routes["down_proj"])
 
 
-def _version(model: nn.Module) -> tuple:
-    """Changes whenever adapters are added or LoRA weights are modified in place."""
-    names = tuple(getattr(model, "peft_config", {}) or ())
-    return names, sum(p._version for n, p in model.named_parameters() if "lora_" in n)
+def _lora_parameters(model: nn.Module) -> list[torch.Tensor]:
+    return [p for n, p in model.named_parameters() if "lora_" in n]
 
 
 def lean_model(model: nn.Module, total_length: int) -> LeanMistral | None:
-    """The lean forward of ``model`` (built once per adapter set), or None where it does not apply."""
+    """The lean forward of ``model`` (built once per adapter set, and again when LoRA weights change in place),
+    or None where it does not apply."""
     inner = model.get_base_model() if hasattr(model, "get_base_model") else model
     why = _supported(inner) if getattr(model, "peft_config", None) else "not a PEFT model"
     window = getattr(inner.config, "sliding_window", None)
@@ -252,10 +251,12 @@ def lean_model(model: nn.Module, total_length: int) -> LeanMistral | None:
     if why is not None:
         logger.debug("decoding through transformers: %s", why)
         return None
-    key = _version(model)
+    names = tuple(model.peft_config)
     cached = _CACHE.get(model)
-    if cached is None or cached[0] != key:
-        adapters = list(getattr(model, "peft_config", {}) or ())
-        cached = (key, LeanMistral(model, adapters))
+    if cached is None or cached[0] != names:  # new adapters: list the LoRA tensors again
+        cached = (names, _lora_parameters(model), None, None)
+    version = sum(p._version for p in cached[1])
+    if cached[2] != version:
+        cached = (names, cached[1], version, LeanMistral(model, list(names)))
         _CACHE[model] = cached
-    return cached[1]
+    return cached[3]
