@@ -28,6 +28,7 @@ from evaluation.bootstrap import bootstrap_distance_ci, bootstrap_mean_ci
 from evaluation.dialogues import (Dialogue, ReferenceCorpus, group_by_profile, is_degenerate, metric_values,
                                   normalise, user_utterances)
 from evaluation.statistics import ks_distance, wasserstein
+from evaluation.sweeps import find_sweeps
 from mtad_env.profiles import Profile
 from mtad_env.traits import get_trait, traits
 
@@ -191,6 +192,7 @@ def evaluate(dialogues: Sequence[Dialogue], reference: ReferenceCorpus,
         "degeneration_rate": degeneration_rate(dialogues),
         "uniqueness_rate": uniqueness_rate(user_utterances(dialogues), reference.train_utterances()),
         "n_dialogues": len(dialogues),
+        "sweeps": find_sweeps(dialogues, config.n_resamples, config.seed),
         "reference": {"folder": str(reference.folder), "split": reference.split},
         "bootstrap": {"seed": config.seed, "n_resamples": config.n_resamples, "level": config.level},
     }

@@ -45,6 +45,7 @@ class Dialogue:
         turns: every turn as recorded, degenerate ones included.
         metrics: identifying metric of every registered trait (None where undefined).
         source: the file or corpus split the record came from.
+        decoding: how an LM user decoded it (``mode``, ``adapters``, ``weights``), None for other users.
     """
 
     dialog_id: str
@@ -52,6 +53,7 @@ class Dialogue:
     turns: tuple[Turn, ...]
     metrics: Mapping[str, float | None] = field(default_factory=dict)
     source: str = ""
+    decoding: Mapping[str, Any] | None = None
 
 
 def is_degenerate(turn: Turn) -> bool:
@@ -77,7 +79,8 @@ def from_record(rec: Mapping[str, Any], source: str) -> Dialogue:
         raise DataFormatError(f"{source}: 'dialog' of record {rec.get('dialog_id')!r} must be a list of turns "
                               "with 'intent' and 'user'")
     profile = canonical_profile(rec, source)
-    return Dialogue(str(rec.get("dialog_id", "")), profile, tuple(turns), _metrics(rec, turns), source)
+    return Dialogue(str(rec.get("dialog_id", "")), profile, tuple(turns), _metrics(rec, turns), source,
+                    rec.get("decoding"))
 
 
 def canonical_profile(rec: Mapping[str, Any], source: str) -> str:

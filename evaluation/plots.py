@@ -155,9 +155,9 @@ def _sweep_axis(ax: Axes, series: Mapping[str, Any], label: str, color: str) -> 
 
 def plot_sweeps(sweeps: Mapping[str, Any]) -> Figure | None:
     """Figures 9 and 10: the metric mean (95% bootstrap interval) against the mTAD weight of the second adapter;
-    one panel per trait's low -> high sweep, and one for engagement=high -> verbosity=high (two axes)."""
-    figure9, figure10 = sweeps.get("figure9", {}), sweeps.get("figure10", {})
-    n = len(figure9) + (1 if figure10 else 0)
+    one panel per trait's low -> high sweep, and one per two-trait sweep (a second axis for its second trait)."""
+    figure9, figure10 = sweeps.get("figure9", {}), sweeps.get("figure10", [])
+    n = len(figure9) + len(figure10)
     if n == 0:
         return None
     fig, axes = _grid(n)
@@ -166,15 +166,13 @@ def plot_sweeps(sweeps: Mapping[str, Any]) -> Figure | None:
         ax.set_title(f"{trait}: low -> high", fontsize=9)
         ax.set_xlabel(f"weight of {trait}=high")
         ax.set_ylabel(_label(trait), fontsize=8)
-    if figure10:
-        ax = axes[-1]
-        first, second = figure10["adapters"]
-        traits_shown = list(figure10["series"])
-        _sweep_axis(ax, figure10["series"][traits_shown[0]], traits_shown[0], EVALUATED)
+    for ax, sweep in zip(axes[len(figure9):], figure10):
+        (first_trait, first), (second_trait, second) = sweep["series"].items()
+        _sweep_axis(ax, first, first_trait, EVALUATED)
         twin = ax.twinx()
-        _sweep_axis(twin, figure10["series"][traits_shown[1]], traits_shown[1], REFERENCE)
-        ax.set_title(f"{first} -> {second}", fontsize=9)
-        ax.set_xlabel(f"weight of {second}")
-        ax.set_ylabel(traits_shown[0], color=EVALUATED)
-        twin.set_ylabel(traits_shown[1], color=REFERENCE)
+        _sweep_axis(twin, second, second_trait, REFERENCE)
+        ax.set_title(" -> ".join(sweep["adapters"]), fontsize=9)
+        ax.set_xlabel(f"weight of {sweep['adapters'][1]}")
+        ax.set_ylabel(first_trait, color=EVALUATED)
+        twin.set_ylabel(second_trait, color=REFERENCE)
     return fig

@@ -25,7 +25,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from evaluation.analysis import TREND_LEVELS, Evaluation
-from evaluation.plots import plot_trends, plot_violins
+from evaluation.plots import plot_sweeps, plot_trends, plot_violins
 from mtad_env.errors import InvalidValueError
 
 logger = logging.getLogger(__name__)
@@ -130,7 +130,8 @@ def report_markdown(summary: Mapping[str, Any], figures: list[str]) -> str:
 
 
 def write_report(evaluation: Evaluation, out: str | Path) -> dict[str, Path]:
-    """Write ``report.md``, ``results.json``, ``results.csv``, ``trends.png`` and ``violins.png`` into ``out``.
+    """Write ``report.md``, ``results.json``, ``results.csv``, ``trends.png``, ``violins.png`` and, where the
+    dialogues hold mTAD weight sweeps, ``sweeps.png`` into ``out``.
 
     Figures are written only when the data holds something to draw. Returns file name -> path of what was written.
 
@@ -142,7 +143,9 @@ def write_report(evaluation: Evaluation, out: str | Path) -> dict[str, Path]:
         raise InvalidValueError(f"output path {str(out)!r} exists and is not a folder; choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
-    for name, plot in (("trends.png", plot_trends), ("violins.png", plot_violins)):
+    plots = {"trends.png": plot_trends, "violins.png": plot_violins,
+             "sweeps.png": lambda e: plot_sweeps(e.summary.get("sweeps", {}))}
+    for name, plot in plots.items():
         fig = plot(evaluation)
         if fig is not None:
             write_atomic(out / name, png_bytes(fig))

@@ -88,8 +88,7 @@ def _sweep_rows(sweeps: Mapping[str, Any]) -> list[str]:
     for trait, s in sweeps.get("figure9", {}).items():
         rows.append([f"{trait}=low -> {trait}=high", trait, " / ".join(_n(m) for m in s["means"]), s["expected"],
                      {True: "yes", False: "NO", None: "n/a"}[s["monotonic"]], _n(s["spearman"])])
-    f10 = sweeps.get("figure10")
-    if f10:
+    for f10 in sweeps.get("figure10", []):
         for trait, s in f10["series"].items():
             rows.append([" -> ".join(f10["adapters"]), trait, " / ".join(_n(m) for m in s["means"]),
                          s["expected"], {True: "yes", False: "NO", None: "n/a"}[s["monotonic"]], _n(s["spearman"])])

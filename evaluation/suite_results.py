@@ -9,12 +9,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.stats import spearmanr
 
 from evaluation.analysis import EvaluationConfig, evaluate
-from evaluation.bootstrap import bootstrap_mean_ci
 from evaluation.dialogues import ReferenceCorpus, load_logs, metric_values
 from evaluation.report import write_report
+from evaluation.sweeps import series, sweep_traits
 from mtad_env.pool_scores import write_json_atomic
 from mtad_env.profiles import Profile
 from mtad_env.traits import traits
@@ -70,46 +69,25 @@ def _mean(values: Sequence[float | None]) -> float | None:
     return float(np.mean(kept)) if kept else None
 
 
-def _sweep_series(run: SuiteRun, points: Sequence[Mapping[str, Any]], trait: str, expected: str) -> dict[str, Any]:
-    """Mean (with a bootstrap interval) of ``trait``'s metric at every weight of one sweep, and whether it moves
-    strictly in the ``expected`` direction ("rise" or "fall") at every step."""
-    means, cis = [], []
-    for point in points:
-        values = metric_values(load_logs([run.log(point["log"])]), trait)
-        means.append(float(np.mean(values)) if values else None)
-        cis.append(list(bootstrap_mean_ci(values, run.config.resamples, seed=run.config.seed)))
-    weights = [p["weight"] for p in points]
-    trend = monotonic(weights, means if expected == "rise" else [None if m is None else -m for m in means])
-    rho = trend["spearman"]
-    return {"weights": weights, "means": means, "ci": cis, "expected": expected, "monotonic": trend["increasing"],
-            "spearman": rho if rho is None or expected == "rise" else -rho}
-
-
-def monotonic(weights: Sequence[float], means: Sequence[float | None]) -> dict[str, Any]:
-    """Does the mean rise with the weight: strictly at every step, and Spearman's rho over the points."""
-    if any(m is None for m in means) or len(means) < 2:
-        return {"increasing": None, "spearman": None}
-    rho = spearmanr(weights, means).statistic
-    return {"increasing": bool(all(a < b for a, b in zip(means, means[1:]))),
-            "spearman": None if np.isnan(rho) else float(rho)}
-
-
 def sweeps(run: SuiteRun) -> dict[str, Any]:
-    """Figure 9 (trait=low -> trait=high, per trait) and Figure 10 (engagement=high -> verbosity=high)."""
+    """Figure 9 (trait=low -> trait=high, per trait) and Figure 10 (engagement=high -> verbosity=high), one log per
+    sweep point."""
     from evaluation.suite import sweep_points
 
     by_pair: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for point in sweep_points(run):
         by_pair.setdefault(tuple(point["adapters"]), []).append(point)
-    figure9, figure10 = {}, {}
+    figure9: dict[str, Any] = {}
+    figure10: list[dict[str, Any]] = []
     for pair, points in by_pair.items():
-        first_trait, second_trait = (a.split("=")[0] for a in pair)
-        if points[0]["figure"] == 9:
-            figure9[first_trait] = _sweep_series(run, points, first_trait, "rise")
-        else:  # the first adapter's trait falls as the weight moves to the second one, whose trait rises
-            figure10 = {"adapters": list(pair), "series": {
-                first_trait: _sweep_series(run, points, first_trait, "fall"),
-                second_trait: _sweep_series(run, points, second_trait, "rise")}}
+        weights = [p["weight"] for p in points]
+        dialogues = [load_logs([run.log(p["log"])]) for p in points]
+        shown = {t: series(weights, [metric_values(d, t) for d in dialogues], expected, run.config.resamples,
+                           run.config.seed) for t, expected in sweep_traits(pair).items()}
+        if len(shown) == 1:
+            figure9.update(shown)
+        else:
+            figure10.append({"adapters": list(pair), "series": shown})
     return {"figure9": figure9, "figure10": figure10}
 
 

@@ -277,11 +277,14 @@ class CTAEnv(AECEnv):
     def episode_record(self, reason: str, metrics: dict[str, float | None]) -> dict[str, Any]:
         """The episode as one log line (DESIGN §5 dialogue fields plus outcome)."""
         dialog_id = f"{self._seed}-{self._episode_index}" if self._reset_seed is None else f"seed-{self._reset_seed}"
-        return {"dialog_id": dialog_id, "episode_seed": self._episode_seed,
-                "reset_seed": self._reset_seed,
-                "task": self.task.to_dict(), "user_profile": str(self.profile), "simulator": self.simulator.name,
-                "dialog": self._turns, "episode_metrics": metrics, "end_reason": reason,
-                "task_completed": self._state.completed}
+        record = {"dialog_id": dialog_id, "episode_seed": self._episode_seed,
+                  "reset_seed": self._reset_seed,
+                  "task": self.task.to_dict(), "user_profile": str(self.profile), "simulator": self.simulator.name,
+                  "dialog": self._turns, "episode_metrics": metrics, "end_reason": reason,
+                  "task_completed": self._state.completed}
+        if hasattr(self.simulator, "decoding"):  # LM users: mode, adapters and mTAD weights
+            record["decoding"] = self.simulator.decoding()
+        return record
 
     # -- rendering ----------------------------------------------------------------------------------------------
     def render(self) -> str | None:

@@ -129,6 +129,11 @@ class LMUserSimulator(UserSimulator):
         self.levels = [get_trait(n.split("=")[0]).level if "=" in n else "dialogue" for n in names]
         normalise_weights(self.weights, len(names), names)
 
+    def decoding(self) -> dict:
+        """How this episode decodes (written into episode logs, so evaluation can find weight sweeps)."""
+        weights = normalise_weights(self.weights, len(self.active), self.active)
+        return {"mode": self.mode, "adapters": list(self.active), "weights": [round(float(w), 6) for w in weights]}
+
     def request(self, history: Sequence[Turn]) -> DecodeRequest:
         """The decoding job of this simulator's next turn."""
         prompt = build_prompt(history, self.profile if self.mode == "jts" else None)

@@ -239,3 +239,25 @@ def test_cli_bad_paths_exit_2_with_one_line(bad, agenda_log, corpus, tmp_path):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr
     assert str(logs if bad != "reference" else reference) in lines[0]
+
+
+def test_evaluate_finds_weight_sweeps_in_logged_decoding_settings():
+    from evaluation.dialogues import Dialogue
+    from evaluation.sweeps import find_sweeps
+
+    def dialogue(adapters, weight, metrics):
+        return Dialogue("d", "regular", (), metrics, "", {"mode": "mtad", "adapters": adapters,
+                                                           "weights": [1 - weight, weight]})
+
+    low_high = ["verbosity=low", "verbosity=high"]
+    cross = ["engagement=high", "verbosity=high"]
+    dialogues = [dialogue(low_high, w, {"verbosity": 3 + 4 * w + d}) for w in (0.0, 0.5, 1.0) for d in (0, 0.1)]
+    dialogues += [dialogue(cross, w, {"engagement": 16 - 8 * w, "verbosity": 4 + 3 * w}) for w in (0.0, 1.0)]
+    dialogues += [dialogue(["emotion=low", "emotion=high"], 0.5, {"emotion": 0.5})]  # one weight: no sweep
+    sweeps = find_sweeps(dialogues, resamples=50)
+    assert list(sweeps["figure9"]) == ["verbosity"]
+    assert sweeps["figure9"]["verbosity"]["means"] == pytest.approx([3.05, 5.05, 7.05])
+    assert sweeps["figure9"]["verbosity"]["monotonic"] is True
+    (two,) = sweeps["figure10"]
+    assert two["series"]["engagement"]["expected"] == "fall" and two["series"]["engagement"]["monotonic"] is True
+    assert two["series"]["verbosity"]["spearman"] == pytest.approx(1.0)

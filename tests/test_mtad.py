@@ -202,3 +202,12 @@ def test_gpu_check_measures_every_bench_decode_ratio_on_a_tiny_model():
     assert all(r > 0 for r in result["reference_vs_batched"].values())
     assert result["batch32_vs_batch1"] > 0 and result["mtad_k4_vs_single"] > 0
     assert result["engine"] == "lean" and result["paper_tokens_per_s_k1"] == 250.0
+
+
+def test_episode_logs_record_how_an_lm_user_decoded(micro_pack):
+    env = mtad_env.make(profile="regular", simulator="mtad", pack=str(micro_pack), assistant="template", seed=0,
+                        max_turns=1, adapters=["verbosity=low", "verbosity=high"], weights=[1, 3])
+    mtad_env.rollout(env, seed=0)
+    record = env.episode_record("test", {})
+    assert record["decoding"] == {"mode": "mtad", "adapters": ["verbosity=low", "verbosity=high"],
+                                  "weights": [0.25, 0.75]}

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from evaluation.suite import QUICK, run_suite, with_sizes
-from evaluation.suite_results import monotonic, table4
+from evaluation.suite_results import table4
+from evaluation.sweeps import monotonic
 from mtad_env import InvalidValueError
 from mtad_env.cli import main
 from mtad_env.episode_log import load_episodes
@@ -34,7 +35,7 @@ def test_suite_writes_every_table_the_sweeps_and_the_report(suite):
     assert result["table5"]["single"]["sts"]["dialogues"] == 3 * TINY.episodes
     assert result["table3"]["verbosity"]["sts"]["holds"] in (True, False)
     assert result["sweeps"]["figure9"]["verbosity"]["weights"] == [0.0, 1.0]
-    assert set(result["sweeps"]["figure10"]["series"]) == {"engagement", "verbosity"}
+    assert set(result["sweeps"]["figure10"][0]["series"]) == {"engagement", "verbosity"}
     report = (out / "report.md").read_text()
     for heading in ("Table 2 analog", "Table 3 analog", "Table 4 analog", "Table 5 analog", "Figures 9-10"):
         assert heading in report
