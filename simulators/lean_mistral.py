@@ -241,22 +241,23 @@ def _lora_parameters(model: nn.Module) -> list[torch.Tensor]:
 
 
 def lean_model(model: nn.Module, total_length: int) -> LeanMistral | None:
-    """The lean forward of ``model`` (built once per adapter set, and again when LoRA weights change in place),
-    or None where it does not apply."""
-    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-    why = _supported(inner) if getattr(model, "peft_config", None) else "not a PEFT model"
-    window = getattr(inner.config, "sliding_window", None)
-    if why is None and window is not None and total_length > window:
-        why = f"{total_length} tokens exceed the sliding window of {window}"
+    """The lean forward of ``model`` (checked and built once per adapter set, rebuilt when LoRA weights change in
+    place), or None where it does not apply."""
+    names = tuple(getattr(model, "peft_config", None) or ())
+    cached = _CACHE.get(model)
+    if cached is None or cached["names"] != names:  # new adapters: check the model and list its LoRA tensors again
+        inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+        cached = {"names": names, "why": _supported(inner) if names else "not a PEFT model",
+                  "window": getattr(inner.config, "sliding_window", None), "lora": _lora_parameters(model),
+                  "version": None, "lean": None}
+        _CACHE[model] = cached
+    why = cached["why"]
+    if why is None and cached["window"] is not None and total_length > cached["window"]:
+        why = f"{total_length} tokens exceed the sliding window of {cached['window']}"
     if why is not None:
         logger.debug("decoding through transformers: %s", why)
         return None
-    names = tuple(model.peft_config)
-    cached = _CACHE.get(model)
-    if cached is None or cached[0] != names:  # new adapters: list the LoRA tensors again
-        cached = (names, _lora_parameters(model), None, None)
-    version = sum(p._version for p in cached[1])
-    if cached[2] != version:
-        cached = (names, cached[1], version, LeanMistral(model, list(names)))
-        _CACHE[model] = cached
-    return cached[3]
+    version = sum(p._version for p in cached["lora"])
+    if cached["version"] != version:
+        cached["version"], cached["lean"] = version, LeanMistral(model, list(names))
+    return cached["lean"]
