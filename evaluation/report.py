@@ -16,8 +16,6 @@ import csv
 import io
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,18 +24,12 @@ from matplotlib.figure import Figure
 
 from evaluation.analysis import TREND_LEVELS, Evaluation
 from evaluation.plots import plot_sweeps, plot_trends, plot_violins
+from mtad_env.atomic_files import write_atomic
 from mtad_env.errors import InvalidValueError
 
 logger = logging.getLogger(__name__)
 CSV_COLUMNS: tuple[str, ...] = ("profile", "trait", "mean", "ci_low", "ci_high", "ref_mean", "distance",
                                 "distance_ci_low", "distance_ci_high")
-
-
-def write_atomic(path: Path, data: str | bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-    os.replace(tmp, path)
 
 
 def png_bytes(fig: Figure) -> bytes:

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from evaluation import paper_tables as paper
 from evaluation.plots import plot_sweeps
-from evaluation.report import png_bytes, write_atomic
+from evaluation.report import png_bytes
+from mtad_env.atomic_files import write_atomic
 
 if TYPE_CHECKING:
     from evaluation.suite import SuiteRun

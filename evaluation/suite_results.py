@@ -14,7 +14,7 @@ from evaluation.analysis import EvaluationConfig, evaluate
 from evaluation.dialogues import ReferenceCorpus, load_logs, metric_values
 from evaluation.report import write_report
 from evaluation.sweeps import series, sweep_traits
-from mtad_env.pool_scores import write_json_atomic
+from mtad_env.atomic_files import write_json_atomic
 from mtad_env.profiles import Profile
 from mtad_env.traits import traits
 

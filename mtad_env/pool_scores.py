@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from mtad_env.atomic_files import write_json_atomic
 from mtad_env.domain import DATA_DIR, SCORING_FILL, UtterancePool, fill_slots
 from mtad_env.intents import INTENTS
 from mtad_env.traits import scorer_for, traits
@@ -38,17 +38,6 @@ def _cache_path(pool: UtterancePool) -> Path:
         return src.with_suffix(".scores.json")
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mtad_env"
     return base / f"pool-{pool.sha256[:16]}.scores.json"
-
-
-def write_json_atomic(path: Path, obj: object) -> None:
-    """Write JSON to ``path`` through a temporary file and a rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(obj, fh, ensure_ascii=False)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _read_cache(path: Path, pool: UtterancePool) -> dict | None:

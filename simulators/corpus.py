@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from mtad_env.atomic_files import write_json_atomic
 from mtad_env.domain import Task, UtterancePool, load_tasks
 from mtad_env.episode_log import drop_torn_tail
 from mtad_env.errors import InvalidValueError, unknown
-from mtad_env.pool_scores import write_json_atomic
 from mtad_env.profiles import Profile
 from mtad_env.traits import dialogue_metrics, traits
 from simulators.agenda import AgendaUserSimulator

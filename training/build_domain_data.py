@@ -69,8 +69,9 @@ def write_tasks(splits: dict[str, list[dict]], out: Path = DATA_DIR / "tasks") -
 
 def build_all(seed: int = 0) -> dict[str, float]:
     """Tasks, then the fluency scorer, the pool's score cache, the NLU and the Regular statistics."""
+    from mtad_env.atomic_files import write_json_atomic
     from mtad_env.domain import UtterancePool, load_tasks
-    from mtad_env.pool_scores import pool_scores, write_json_atomic
+    from mtad_env.pool_scores import pool_scores
     from simulators.agenda import AgendaUserSimulator
     from simulators.corpus import regular_statistics
     from training import fluency, nlu

@@ -16,10 +16,10 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from mtad_env.atomic_files import write_json_atomic
 from mtad_env.domain import load_tasks
 from mtad_env.errors import InvalidValueError
 from mtad_env.packs import Pack, load_pack, write_manifest
-from mtad_env.pool_scores import write_json_atomic
 from mtad_env.profiles import single_trait_profiles
 from simulators.corpus import CorpusGenerator, CorpusSpec, profile_filename, read_corpus
 from simulators.prompting import PREAMBLE
