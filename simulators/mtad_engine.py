@@ -1,7 +1,8 @@
 """mTAD decoding (paper §3.3, §6.2): mix the next-token distributions of several LoRA adapters and sample.
 
-One batched forward per step serves every (dialogue, adapter) row through PEFT's mixed-adapter batches
-(``adapter_names``), with a KV cache; each dialogue mixes its own rows as ``P(w) = sum_i lambda_i P_i(w)`` and
+One batched forward per step serves every (dialogue, adapter) row, each through its own adapter, with a KV cache
+(the lean forward of :mod:`simulators.lean_mistral` where it covers the model, otherwise the model's own forward
+with PEFT's mixed-adapter batches); each dialogue mixes its own rows as ``P(w) = sum_i lambda_i P_i(w)`` and
 samples with its own generator, so its tokens do not depend on what else is in the batch. A single adapter (STS,
 JTS) is the k = 1 case; mTAD-LA uses per-phase weights (intent token: dialogue-level adapters; utterance:
 utterance-level adapters).
@@ -228,15 +229,15 @@ def reference_decode(model, request: DecodeRequest, stop_ids: Sequence[int], max
     device = next(model.parameters()).device
     seq = list(request.prompt_ids)
     tokens: list[int] = []
+    plan_rows, first, later = _plan([request])
     for step in range(max_new_tokens):
         rows = []
         for adapter in request.adapters:
             model.set_adapter(adapter)
             rows.append(model(input_ids=torch.tensor([seq], device=device)).logits[0, -1].float().cpu())
-        plan = _plan([request])
-        weights = plan[1] if step == 0 else plan[2]
-        token = int(mix_and_sample(torch.stack(rows), plan[0], weights, torch.tensor([request.rng.random()],
-                                   dtype=torch.float64), temperature, top_p)[0])
+        logits = torch.stack(rows)
+        token = int(mix_and_sample(logits, plan_rows, first if step == 0 else later,
+                                   torch.tensor([request.rng.random()], dtype=torch.float64), temperature, top_p)[0])
         tokens.append(token)
         seq.append(token)
         if token in stop_ids:
