@@ -5,9 +5,11 @@ Why not the ``transformers`` forward: at the size of the shipped pack (1.4 M par
 (per-call mask and cache objects, per-module adapter routing; DESIGN §9 puts the arithmetic at ~0.2 ms). This module
 runs the same arithmetic straight on the model's own tensors: base weights are used in place (no copies, so 7B
 weights cost nothing extra), each LoRA-adapted module keeps its adapters' A/B matrices stacked once, and a decode
-gathers every row's matrices once, so routing a row through its adapter is two batched matmuls per module.
-The prompt pass also skips the work that no later token reads: logits and the last layer's attention output and MLP
-are computed for the last position only (the cache needs only that layer's keys and values).
+gathers every row's matrices once, so routing a row through its adapter is two batched matmuls per module, the
+rank-r product added into the base output by the GEMM itself.
+The prompt pass skips the work that no later token reads (logits and the last layer's attention output and MLP are
+computed for the last position only; the cache needs only that layer's keys and values) and runs the rows in
+cache-sized blocks.
 
 What it covers, checked by :func:`lean_model`: ``mistral``/``llama`` decoders with default RoPE, SiLU MLPs, plain
 ``nn.Linear``/``nn.Embedding`` base layers (so not 4-bit ones) and plain LoRA (no DoRA) on any of the embeddings,
@@ -19,6 +21,7 @@ from __future__ import annotations
 import logging
 import weakref
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +31,8 @@ logger = logging.getLogger(__name__)
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")
 _MLP = ("gate_proj", "up_proj", "down_proj")
+PREFILL_BLOCK_TOKENS = 2400
+ROW_ROUTE_BYTES = 256 * 2**20  # sessions with several adapters gather each row's LoRA matrices up to this size
 
 
 def _lora_parts(module: nn.Module) -> tuple[nn.Module, dict | None]:
@@ -64,29 +69,73 @@ class _Adapted:
             self.a, self.b = torch.stack(stack_a), torch.stack(stack_b)
             self.scale = torch.tensor(scales, dtype=self.weight.dtype, device=self.weight.device)
 
-    def route(self, used: list[int], slots: torch.Tensor) -> tuple | None:
-        """Routing for rows whose adapter is ``used[slots[row]]``: the used adapters' A side by side
-        (in x u*r), their B stacked (u*r x out), and a per-row column mask holding the row's scaling on its own
-        adapter's r columns and zeros elsewhere, so every row takes its own LoRA path in two plain matmuls
-        (the other adapters' terms are exact zeros). None without LoRA."""
+    def route(self, used: list[int], slots: torch.Tensor, per_row: bool) -> _Route | None:
+        """How rows whose adapter is ``used[slots[row]]`` take their LoRA path (None without LoRA).
+
+        One adapter: its A and B with the scaling as a number. Several, ``per_row``: each row's own A and B
+        (scaled) gathered once, so a row costs one adapter's rank-r work (two batched matmuls). Several, not
+        ``per_row`` (when the gathered copies would be too large): the used adapters' A side by side (in x u*r),
+        their B stacked (u*r x out) and a per-row column mask holding the row's scaling on its own adapter's r
+        columns and zeros elsewhere (the other adapters' terms are exact zeros)."""
         if self.a is None:
             return None
         u, rank = len(used), self.a.shape[-1]
-        a = self.a[used].permute(1, 0, 2).reshape(self.a.shape[1], u * rank)
-        b = self.b[used].reshape(u * rank, self.b.shape[-1])
         scale = self.scale[used]
         if u == 1:
-            return a, b, scale[0]
-        mask = F.one_hot(slots, u).to(scale.dtype) * scale
-        return a, b, mask.repeat_interleave(rank, dim=1)[:, None, :]
+            return _Route(self.a[used[0]], self.b[used[0]], float(scale[0]))
+        if per_row:
+            b = (self.b[used] * scale[:, None, None])[slots]
+            if self.embedding:  # the used tables one after the other; a row looks up its ids in its own table
+                return _Route(self.a[used].reshape(u * self.a.shape[1], rank), b, 1.0,
+                              offsets=(slots * self.a.shape[1])[:, None])
+            return _Route(self.a[used][slots], b, 1.0)
+        a = self.a[used].permute(1, 0, 2).reshape(self.a.shape[1], u * rank)
+        mask = (F.one_hot(slots, u).to(scale.dtype) * scale).repeat_interleave(rank, dim=1)[:, None, :]
+        return _Route(a, self.b[used].reshape(u * rank, self.b.shape[-1]), 1.0, mask=mask)
 
-    def __call__(self, x: torch.Tensor, route: tuple | None) -> torch.Tensor:
+    def row_route_size(self) -> int:
+        """Elements of one row's gathered A and B (see :meth:`route`)."""
+        if self.a is None:
+            return 0
+        return self.b[0].numel() + (0 if self.embedding else self.a[0].numel())
+
+    def __call__(self, x: torch.Tensor, route: _Route | None) -> torch.Tensor:
         out = F.embedding(x, self.weight) if self.embedding else F.linear(x, self.weight, self.bias)
         if route is not None:
-            a, b, mask = route
-            low = F.embedding(x, a) if self.embedding else x @ a
-            out = out + (low * mask) @ b  # scaling the rank-r product: r values per token, not out
+            route.add_to(out, x, self.embedding)
         return out
+
+
+class _Route(NamedTuple):
+    """One module's LoRA path for the rows of a session (see :meth:`_Adapted.route`)."""
+
+    a: torch.Tensor
+    b: torch.Tensor
+    scale: float
+    mask: torch.Tensor | None = None
+    offsets: torch.Tensor | None = None
+
+    def rows(self, rows: slice) -> _Route:
+        """The route of the batch rows ``rows``."""
+        if self.mask is not None:
+            return self._replace(mask=self.mask[rows])
+        if self.b.dim() == 3:
+            offsets = None if self.offsets is None else self.offsets[rows]
+            return self._replace(a=self.a if offsets is not None else self.a[rows], b=self.b[rows], offsets=offsets)
+        return self
+
+    def add_to(self, out: torch.Tensor, x: torch.Tensor, embedding: bool) -> None:
+        """``out += scale * (x A) B`` row by row, the rank-r product added by the GEMM itself (no second pass)."""
+        if embedding:
+            low = F.embedding(x if self.offsets is None else x + self.offsets, self.a)
+        else:
+            low = torch.bmm(x, self.a) if self.a.dim() == 3 else x @ self.a
+        if self.b.dim() == 3:  # each row its own (scaled) B
+            out.baddbmm_(low, self.b)
+            return
+        if self.mask is not None:  # each row keeps its own adapter's columns, scaled
+            low = low * self.mask
+        out.view(-1, out.shape[-1]).addmm_(low.reshape(-1, low.shape[-1]), self.b, alpha=self.scale)
 
 
 def _rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
@@ -147,6 +196,11 @@ class LeanMistral:
         parts["input_norm"], parts["post_norm"] = layer.input_layernorm.weight, layer.post_attention_layernorm.weight
         return parts
 
+    def row_route_bytes(self) -> int:
+        """Bytes of one row's gathered LoRA matrices, over every module (see :meth:`_Adapted.route`)."""
+        modules = [self.embed, self.head] + [layer[name] for layer in self.layers for name in _ATTENTION + _MLP]
+        return sum(m.row_route_size() for m in modules) * self.embed.weight.element_size()
+
     def session(self, row_adapters: Sequence[str], total_length: int) -> LeanSession:
         """A decoding session whose row ``i`` runs through adapter ``row_adapters[i]``."""
         return LeanSession(self, row_adapters, total_length)
@@ -163,8 +217,10 @@ class LeanSession:
         used = list(dict.fromkeys(lean.adapters.index(a) for a in row_adapters))
         slots = torch.tensor([used.index(lean.adapters.index(a)) for a in row_adapters],
                              device=lean.embed.weight.device)
-        self.routes = {"embed": lean.embed.route(used, slots), "head": lean.head.route(used, slots)}
-        self.layer_routes = [{name: parts[name].route(used, slots) for name in _ATTENTION + _MLP}
+        per_row = len(row_adapters) * lean.row_route_bytes() <= ROW_ROUTE_BYTES
+        self.routes = {"embed": lean.embed.route(used, slots, per_row),
+                       "head": lean.head.route(used, slots, per_row)}
+        self.layer_routes = [{name: parts[name].route(used, slots, per_row) for name in _ATTENTION + _MLP}
                              for parts in lean.layers]
         weight = lean.embed.weight
         shape = (len(row_adapters), lean.kv_heads, total_length, lean.head_dim)
@@ -181,59 +237,78 @@ class LeanSession:
         return (emb.cos() * scale).to(dtype)[:, None], (emb.sin() * scale).to(dtype)[:, None]
 
     def prefill(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Run the left-padded prompts ``ids`` (rows x T, ``mask`` 1 on real tokens); the last position's logits."""
+        """Run the left-padded prompts ``ids`` (rows x T, ``mask`` 1 on real tokens); the last position's logits.
+
+        The rows go through in blocks of about :data:`PREFILL_BLOCK_TOKENS` tokens: a block's activations stay in
+        the CPU's cache (measured on 2 cores: 32 rows x 300 tokens take ~25% less time in blocks of 4 rows than in
+        one pass), and a long batch never holds every row's activations at once."""
         width = ids.shape[1]
         self.valid[:, :width] = mask.bool()
         positions = (mask.long().cumsum(-1) - 1).clamp_min(0)
         self.next_position = positions[:, -1:] + 1
-        if bool(mask.all()):  # no padding: the causal kernel, no mask to build or read
-            allowed = None
-        else:
+        causal = None
+        if not bool(mask.all()):  # padding: an explicit mask (otherwise the causal kernel, no mask to read)
             causal = torch.ones((width, width), dtype=torch.bool, device=ids.device).tril()
-            allowed = causal & self.valid[:, None, None, :width]
-            allowed |= torch.eye(width, dtype=torch.bool, device=ids.device)  # pad queries see themselves: no NaN
-        return self._forward(ids, positions, allowed, last_only=True)
+            causal |= torch.eye(width, dtype=torch.bool, device=ids.device)
+        block = max(1, PREFILL_BLOCK_TOKENS // width) if self.device.type == "cpu" else len(ids)
+        logits = []
+        for first in range(0, len(ids), block):
+            rows = slice(first, first + block)
+            # pad queries see themselves (the eye above): no NaN from an all-masked row
+            allowed = None if causal is None else causal & self.valid[rows, None, None, :width]
+            logits.append(self._forward(ids[rows], positions[rows], allowed, rows, last_only=True))
+        self.length = width
+        return torch.cat(logits)
 
     def step(self, ids: torch.Tensor) -> torch.Tensor:
         """Feed one token per row (rows x 1); that position's logits."""
         self.valid[:, self.length] = True
         positions, self.next_position = self.next_position, self.next_position + 1
-        return self._forward(ids, positions, self.valid[:, None, None, :self.length + 1], last_only=False)
+        logits = self._forward(ids, positions, self.valid[:, None, None, :self.length + 1], slice(None),
+                               last_only=False)
+        self.length += 1
+        return logits
 
-    def _forward(self, ids: torch.Tensor, positions: torch.Tensor, allowed: torch.Tensor | None,
+    def _forward(self, ids: torch.Tensor, positions: torch.Tensor, allowed: torch.Tensor | None, rows: slice,
                  last_only: bool) -> torch.Tensor:
-        lean, start = self.lean, self.length
-        x = lean.embed(ids, self.routes["embed"])
+        """Rows ``rows`` of the batch from position ``self.length`` on; the last position's logits."""
+        lean = self.lean
+        x = lean.embed(ids, _rows(self.routes["embed"], rows))
         cos, sin = self._rope(positions, x.dtype)
         for i, (parts, routes) in enumerate(zip(lean.layers, self.layer_routes)):
             final = last_only and i == len(lean.layers) - 1
-            x = self._layer(i, parts, routes, x, (cos, sin), allowed, start, final)
-        self.length = start + ids.shape[1]
+            routes = {name: _rows(route, rows) for name, route in routes.items()}
+            x = self._layer(i, parts, routes, x, (cos, sin), allowed, rows, final)
         h = _rms_norm(x[:, -1:], lean.norm, lean.eps)
-        return lean.head(h, self.routes["head"])[:, 0].float()
+        return lean.head(h, _rows(self.routes["head"], rows))[:, 0].float()
 
     def _layer(self, i: int, parts: dict, routes: dict, x: torch.Tensor, rope: tuple, allowed: torch.Tensor | None,
-               start: int, final: bool) -> torch.Tensor:
+               batch_rows: slice, final: bool) -> torch.Tensor:
         """One decoder layer; ``final``: only the last position's output is needed (keys/values for all)."""
-        lean, (cos, sin) = self.lean, rope
+        lean, (cos, sin), start = self.lean, rope, self.length
         rows, width, _ = x.shape
         h = _rms_norm(x, parts["input_norm"], lean.eps)
         k = parts["k_proj"](h, routes["k_proj"]).view(rows, width, lean.kv_heads, -1).transpose(1, 2)
         v = parts["v_proj"](h, routes["v_proj"]).view(rows, width, lean.kv_heads, -1).transpose(1, 2)
-        self.keys[i][:, :, start:start + width] = _rotate(k, cos, sin)
-        self.values[i][:, :, start:start + width] = v
+        keys, values = self.keys[i][batch_rows], self.values[i][batch_rows]
+        keys[:, :, start:start + width] = _rotate(k, cos, sin)
+        values[:, :, start:start + width] = v
         if final:  # the last query only: it sees every real key
             h, x, cos, sin = h[:, -1:], x[:, -1:], cos[:, :, -1:], sin[:, :, -1:]
             allowed = None if allowed is None else allowed[:, :, -1:]
         q = parts["q_proj"](h, routes["q_proj"]).view(rows, h.shape[1], lean.heads, -1).transpose(1, 2)
         causal = allowed is None and h.shape[1] > 1
-        attn = F.scaled_dot_product_attention(_rotate(q, cos, sin), self.keys[i][:, :, :start + width],
-                                              self.values[i][:, :, :start + width], attn_mask=allowed,
+        attn = F.scaled_dot_product_attention(_rotate(q, cos, sin), keys[:, :, :start + width],
+                                              values[:, :, :start + width], attn_mask=allowed,
                                               is_causal=causal, scale=lean.head_dim ** -0.5, enable_gqa=True)
         x = x + parts["o_proj"](attn.transpose(1, 2).reshape(rows, h.shape[1], -1), routes["o_proj"])
         h = _rms_norm(x, parts["post_norm"], lean.eps)
-        gate = F.silu(parts["gate_proj"](h, routes["gate_proj"])) * parts["up_proj"](h, routes["up_proj"])
-        return x + parts["down_proj"](gate, routes["down_proj"])
+        gate = F.silu(parts["gate_proj"](h, routes["gate_proj"]), inplace=True)
+        return x.add_(parts["down_proj"](gate.mul_(parts["up_proj"](h, routes["up_proj"])), routes["down_proj"]))
+
+
+def _rows(route: _Route | None, rows: slice) -> _Route | None:
+    return None if route is None else route.rows(rows)
 
 
 def _lora_parameters(model: nn.Module) -> list[torch.Tensor]:

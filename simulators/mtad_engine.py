@@ -73,7 +73,9 @@ def mix_and_sample(logits: torch.Tensor, rows: torch.Tensor, weights: torch.Tens
     if temperature <= 0:
         probs = torch.zeros_like(picked).scatter_(-1, picked.argmax(-1, keepdim=True), 1.0)
     else:
-        probs = torch.softmax(picked / temperature, dim=-1)
+        probs = torch.softmax(picked if temperature == 1 else picked / temperature, dim=-1)
+    if rows.shape[1] == 1 and bool((weights == 1).all()):  # one adapter each: the mixture is the distribution
+        return nucleus_sample(probs[:, 0], top_p, uniforms)
     return nucleus_sample((weights[..., None] * probs).sum(1), top_p, uniforms)
 
 

@@ -134,10 +134,18 @@ def test_episodes_do_not_depend_on_batch_size_or_thread_count(micro_pack):
         torch.set_num_threads(threads)
 
 
-def test_lean_forward_matches_the_transformers_forward_row_by_row(micro_pack):
+@pytest.mark.parametrize("row_route_bytes, block_tokens", [(2**30, 2400), (0, 1)])
+def test_lean_forward_matches_the_transformers_forward_row_by_row(micro_pack, monkeypatch, row_route_bytes,
+                                                                  block_tokens):
+    """Both ways of routing rows through several adapters (gathered per-row matrices; masked columns), and the
+    prompt pass in one block or row by row."""
     import torch
 
+    from simulators import lean_mistral
     from simulators.lean_mistral import lean_model
+
+    monkeypatch.setattr(lean_mistral, "ROW_ROUTE_BYTES", row_route_bytes)
+    monkeypatch.setattr(lean_mistral, "PREFILL_BLOCK_TOKENS", block_tokens)
 
     lm = load_pack_model(micro_pack, "cpu")
     prompts = _prompts(lm)
@@ -192,6 +200,18 @@ def test_nucleus_sampling_keeps_exactly_the_full_sort_nucleus():
         cdf = kept.double().cumsum(-1)
         pick = torch.searchsorted(cdf, (uniforms * cdf[:, -1])[:, None])
         assert torch.equal(nucleus_sample(probs, 0.9, uniforms), order.gather(-1, pick)[:, 0])
+
+
+def test_nucleus_sampling_takes_equal_probabilities_in_token_order():
+    import torch
+
+    from simulators.decoding import nucleus_sample
+
+    flat = torch.full((2, 1024), 1 / 1024)  # exact in binary: the nucleus of 0.5 is tokens 0..511, in id order
+    assert nucleus_sample(flat, 0.5, torch.tensor([0.0, 0.999], dtype=torch.float64)).tolist() == [0, 511]
+    peaked = torch.zeros((2, 1024))
+    peaked[:, 700], peaked[:, :512] = 0.5, 1 / 1024  # nucleus of 0.75: token 700, then tokens 0..255
+    assert nucleus_sample(peaked, 0.75, torch.tensor([0.5, 0.9], dtype=torch.float64)).tolist() == [700, 179]
 
 
 def test_gpu_check_measures_every_bench_decode_ratio_on_a_tiny_model():
