@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-FIRST_CANDIDATES = 64
+FIRST_CANDIDATES = 32  # ranked by topk; measured on the decode benchmark's distributions: 32 beats 16 and 64
+VALUE_HEAD = 512  # the flat rows' CDF walk stops here when every nucleus ends before it
 
 
 def nucleus_sample(probs: torch.Tensor, top_p: float, uniforms: torch.Tensor) -> torch.Tensor:
@@ -45,11 +46,18 @@ def _pick_by_value(probs: torch.Tensor, top_p: float, uniforms: torch.Tensor) ->
     """:func:`nucleus_sample` over every token, by value: the chosen token is the one holding the chosen place's
     probability (equal probabilities taken in increasing token id)."""
     top = _descending_values(probs)
+    head = top[:, :VALUE_HEAD]
+    if top_p < 1.0 and head.shape[-1] < top.shape[-1] and bool((head.cumsum(-1)[:, -1] >= top_p).all()):
+        top = head  # every nucleus ends inside the head: the CDF walk needs no more
     place = _place(top, top_p, uniforms)
     value = top.gather(-1, place)
-    tie = place - (probs > value).sum(-1, keepdim=True)  # equal values before it
+    tie = place - (top > value).sum(-1, keepdim=True)  # equal values before it (every larger value is in top)
     equal = probs == value
-    return (equal & (equal.cumsum(-1) == tie + 1)).int().argmax(-1)
+    tokens = equal.int().argmax(-1)  # the first equal value: right unless equal values come before the chosen one
+    if bool(tie.any()):
+        rows = tie[:, 0].nonzero()[:, 0]
+        tokens[rows] = (equal[rows] & (equal[rows].cumsum(-1) == tie[rows] + 1)).int().argmax(-1)
+    return tokens
 
 
 def _descending_values(probs: torch.Tensor) -> torch.Tensor:
