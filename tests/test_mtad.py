@@ -192,7 +192,7 @@ def test_nucleus_sampling_keeps_exactly_the_full_sort_nucleus():
     from simulators.decoding import nucleus_sample
 
     gen = torch.Generator().manual_seed(0)
-    for scale in (0.5, 3.0, 8.0):  # flat to peaked: exercises topk 64, 256 and the full sort
+    for scale in (0.5, 3.0, 8.0):  # flat to peaked: the topk candidates and the by-value path of flat rows
         probs = torch.softmax(torch.randn(16, 2500, generator=gen) * scale, -1)
         uniforms = torch.rand(16, generator=gen, dtype=torch.float64)
         sorted_p, order = probs.sort(-1, descending=True)
