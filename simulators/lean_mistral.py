@@ -189,6 +189,7 @@ class LeanMistral:
         self.head = _Adapted(inner.lm_head, adapters)
         self.norm = inner.model.norm.weight
         self.layers = [self._layer(layer) for layer in inner.model.layers]
+        self.row_bytes = self._row_route_bytes()
 
     def _layer(self, layer: nn.Module) -> dict:
         parts = {name: _Adapted(getattr(layer.self_attn, name), self.adapters) for name in _ATTENTION}
@@ -196,7 +197,7 @@ class LeanMistral:
         parts["input_norm"], parts["post_norm"] = layer.input_layernorm.weight, layer.post_attention_layernorm.weight
         return parts
 
-    def row_route_bytes(self) -> int:
+    def _row_route_bytes(self) -> int:
         """Bytes of one row's gathered LoRA matrices, over every module (see :meth:`_Adapted.route`)."""
         modules = [self.embed, self.head] + [layer[name] for layer in self.layers for name in _ATTENTION + _MLP]
         return sum(m.row_route_size() for m in modules) * self.embed.weight.element_size()
@@ -217,7 +218,7 @@ class LeanSession:
         used = list(dict.fromkeys(lean.adapters.index(a) for a in row_adapters))
         slots = torch.tensor([used.index(lean.adapters.index(a)) for a in row_adapters],
                              device=lean.embed.weight.device)
-        per_row = len(row_adapters) * lean.row_route_bytes() <= ROW_ROUTE_BYTES
+        per_row = len(row_adapters) * lean.row_bytes <= ROW_ROUTE_BYTES
         self.routes = {"embed": lean.embed.route(used, slots, per_row),
                        "head": lean.head.route(used, slots, per_row)}
         self.layer_routes = [{name: parts[name].route(used, slots, per_row) for name in _ATTENTION + _MLP}
@@ -257,7 +258,8 @@ class LeanSession:
             rows = slice(first, first + block)
             # pad queries see themselves (the eye above): no NaN from an all-masked row
             allowed = None if causal is None else causal & self.valid[rows, None, None, :width]
-            logits.append(self._forward(ids[rows], positions[rows], allowed, rows, last_only=True))
+            logits.append(self._forward(ids[rows], positions[rows], allowed, rows, last_only=True,
+                                        routes=self._block_routes(rows) if block < len(ids) else None))
         self.length = width
         return torch.cat(logits)
 
@@ -270,18 +272,24 @@ class LeanSession:
         self.length += 1
         return logits
 
+    def _block_routes(self, rows: slice) -> tuple[dict, list[dict]]:
+        """The session's routes restricted to the batch rows ``rows`` (for a block of the prompt pass)."""
+        return ({name: _rows(route, rows) for name, route in self.routes.items()},
+                [{name: _rows(route, rows) for name, route in layer.items()} for layer in self.layer_routes])
+
     def _forward(self, ids: torch.Tensor, positions: torch.Tensor, allowed: torch.Tensor | None, rows: slice,
-                 last_only: bool) -> torch.Tensor:
-        """Rows ``rows`` of the batch from position ``self.length`` on; the last position's logits."""
+                 last_only: bool, routes: tuple[dict, list[dict]] | None = None) -> torch.Tensor:
+        """Rows ``rows`` of the batch from position ``self.length`` on, through ``routes`` (default: every row's);
+        the last position's logits."""
         lean = self.lean
-        x = lean.embed(ids, _rows(self.routes["embed"], rows))
+        outer, layer_routes = routes or (self.routes, self.layer_routes)
+        x = lean.embed(ids, outer["embed"])
         cos, sin = self._rope(positions, x.dtype)
-        for i, (parts, routes) in enumerate(zip(lean.layers, self.layer_routes)):
+        for i, (parts, layer) in enumerate(zip(lean.layers, layer_routes)):
             final = last_only and i == len(lean.layers) - 1
-            routes = {name: _rows(route, rows) for name, route in routes.items()}
-            x = self._layer(i, parts, routes, x, (cos, sin), allowed, rows, final)
+            x = self._layer(i, parts, layer, x, (cos, sin), allowed, rows, final)
         h = _rms_norm(x[:, -1:], lean.norm, lean.eps)
-        return lean.head(h, _rows(self.routes["head"], rows))[:, 0].float()
+        return lean.head(h, outer["head"])[:, 0].float()
 
     def _layer(self, i: int, parts: dict, routes: dict, x: torch.Tensor, rope: tuple, allowed: torch.Tensor | None,
                batch_rows: slice, final: bool) -> torch.Tensor:
