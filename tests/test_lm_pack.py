@@ -110,3 +110,43 @@ def test_prompt_round_trip_and_degenerate_outputs():
     assert parse_action("<|next|> go <|stop|> on<|end|>").intent == "<degenerate>"
     assert parse_action("<|next|><|end|>").intent == "<degenerate>"
     assert parse_action("<|question|> how much salt<|end|>") == ("question", "how much salt")
+
+
+def _stop_probability(lm, adapter: str, prompts: list[str]) -> float:
+    """Mean probability that the next completion starts with a stop intent under ``adapter``."""
+    import torch
+
+    from mtad_env.intents import STOP_INTENTS
+    from simulators.prompting import intent_token
+
+    stop_ids = [lm.tokenizer.convert_tokens_to_ids(intent_token(i)) for i in STOP_INTENTS]
+    lm.model.set_adapter(adapter)
+    with torch.no_grad():
+        return float(np.mean([float(lm.model(input_ids=torch.tensor([lm.tokenizer(p, add_special_tokens=False)
+                                                                     ["input_ids"][-192:]])).logits[0, -1]
+                                             .softmax(-1)[stop_ids].sum()) for p in prompts]))
+
+
+def test_shipped_tolerance_adapters_react_to_system_errors():
+    """Eq. 8's behaviour is conditional: an intolerant user stops right after a system error. The shipped
+    tolerance=low adapter must stop far more often there than elsewhere, and more than tolerance=high does there
+    (rank-8 adapters trained 120 steps stopped as often everywhere, which flattened the Figure 9 sweep)."""
+    from mtad_env.domain import load_tasks
+    from mtad_env.metrics import turn_had_error
+    from simulators.agenda import AgendaUserSimulator
+    from simulators.dialogue_generator import GenerationConfig, generate_dialogue
+    from simulators.lm_simulator import load_pack_model
+
+    lm, tasks, user = load_pack_model(None, "cpu"), load_tasks("test"), AgendaUserSimulator()
+    after_error, elsewhere = [], []
+    for seed in range(40):
+        dialog = generate_dialogue(user, tasks[seed % len(tasks)], mtad_env.Profile(), np.random.default_rng(seed),
+                                   GenerationConfig(error_rate=0.3))["dialog"]
+        for t in range(1, len(dialog)):
+            (after_error if turn_had_error(dialog[t - 1]) else elsewhere).append(build_prompt(dialog[:t], None))
+    after_error, elsewhere = after_error[:60], elsewhere[:60]
+    assert len(after_error) == len(elsewhere) == 60
+    low_after, low_elsewhere = (_stop_probability(lm, "tolerance=low", p) for p in (after_error, elsewhere))
+    high_after = _stop_probability(lm, "tolerance=high", after_error)
+    assert low_after > 2 * low_elsewhere, (low_after, low_elsewhere)
+    assert low_after > 2 * high_after, (low_after, high_after)
