@@ -43,7 +43,7 @@ class SuiteConfig:
     diy_episodes: int = 40  # per profile and simulator on DIY tasks
     reference: int = 100  # reference dialogues per profile (test split; as many in a train split)
     sweep_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)  # weight of the second adapter
-    sweep_episodes: int = 30  # per sweep point
+    sweep_episodes: int = 60  # per sweep point (30 left steps of about one standard error unresolved)
     resamples: int = 500  # bootstrap resamples per interval
     batch_size: int = 32  # dialogues decoded together
     assistant: str = "template:0.1"  # 10% wrong responses, like the reference corpus, so tolerance shows
