@@ -7,6 +7,7 @@ algorithm, not the weights). Prompt: 300 tokens; 24 new tokens per dialogue, no 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -22,14 +23,18 @@ PROMPT_TOKENS, NEW_TOKENS = 300, 24
 
 
 def _random_model() -> tuple[torch.nn.Module, list[str], int]:
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
     from transformers import MistralConfig, MistralForCausalLM
 
+    from training.backbone import lora_config
+    from training.presets import get_preset
+
     torch.manual_seed(0)
-    config = MistralConfig(vocab_size=2500, hidden_size=128, intermediate_size=384, num_hidden_layers=2,
-                           num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024)
-    lora = LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "embed_tokens",
-                                                          "lm_head"], init_lora_weights=False)
+    tiny = get_preset("tiny")  # the shipped pack's shapes and LoRA rank
+    config = MistralConfig(vocab_size=tiny.vocab_size, hidden_size=tiny.hidden, intermediate_size=3 * tiny.hidden,
+                           num_hidden_layers=tiny.layers, num_attention_heads=tiny.heads,
+                           num_key_value_heads=tiny.heads // 2, max_position_embeddings=1024)
+    lora = dataclasses.replace(lora_config(tiny), init_lora_weights=False)  # random B: adapters that differ
     model = get_peft_model(MistralForCausalLM(config), lora, adapter_name="a0")
     for i in range(1, 4):
         model.add_adapter(f"a{i}", lora)
