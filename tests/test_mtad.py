@@ -163,6 +163,30 @@ def test_lean_forward_matches_the_transformers_forward_row_by_row(micro_pack, mo
         assert torch.allclose(step[i], expected[-1], atol=1e-4)
 
 
+def test_lean_sessions_reuse_the_routes_of_a_recent_row_layout(micro_pack):
+    """A dialogue decodes every turn with the same adapters: its rows' gathered LoRA matrices are built once and
+    reused (same tokens); other layouts get their own, and only the last few layouts are kept."""
+    from simulators import lean_mistral
+    from simulators.lean_mistral import lean_model
+
+    lm = load_pack_model(micro_pack, "cpu")
+    prompts = _prompts(lm)
+    lean = lean_model(lm.model, 64)
+    first = lean.session(ADAPTERS, 64).layer_routes
+    assert lean.session(ADAPTERS, 64).layer_routes is first
+    assert lean.session(ADAPTERS[::-1], 64).layer_routes is not first
+
+    def tokens():
+        return decode(lm.model, [DecodeRequest(prompts[1], ADAPTERS, np.full(4, 0.25), np.random.default_rng(3))],
+                      [lm.end_id], lm.tokenizer.pad_token_id, 16)
+
+    assert tokens() == tokens()
+    for i in range(lean_mistral.ROUTE_CACHE_ENTRIES + 2):
+        lean.session([ADAPTERS[0]] + [ADAPTERS[1]] * (i + 1), 64)
+    assert len(lean._route_cache) == lean_mistral.ROUTE_CACHE_ENTRIES
+    assert lean.session(ADAPTERS, 64).layer_routes is not first  # evicted: built again
+
+
 def test_models_the_lean_forward_does_not_cover_fall_back_to_transformers(micro_pack):
     from peft import LoraConfig, get_peft_model
     from transformers import MistralConfig, MistralForCausalLM
