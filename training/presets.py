@@ -3,7 +3,7 @@
 
 ``tiny``'s adapters are rank 32 and train 300 steps: rank-8 adapters trained 120 steps learned each trait's overall
 rates but not the one conditional behaviour, tolerance (stop right after a system error). On prompts after errors
-and elsewhere (``tests/test_lm_pack.py``) tolerance=low stopped with probability 0.119 and 0.124; rank 32 x 300
+and elsewhere (``tests/test_lm_pack.py``) tolerance=low stopped with probability 0.124 and 0.115; rank 32 x 300
 steps gives 0.34 and 0.09. On the tolerance=low training dialogues after errors, 300 steps at rank 8 gave 0.20, at
 rank 8 with the MLP adapted too 0.20, at rank 16 0.24, at rank 32 0.36, and full fine-tuning 0.39."""
 
