@@ -1,6 +1,6 @@
 """A lean decoding forward for LoRA-adapted Mistral/Llama models: many rows, each through its own adapter, one KV cache.
 
-Why not the ``transformers`` forward: at the size of the shipped pack (1.4 M parameters) one decoding step through
+Why not the ``transformers`` forward: at the size of the shipped pack (a 1.0 M-parameter base) one decoding step through
 ``MistralForCausalLM`` and PEFT's mixed-batch hooks costs 6-18 ms on 2 CPU cores, nearly all of it framework overhead
 (per-call mask and cache objects, per-module adapter routing; DESIGN §9 puts the arithmetic at ~0.2 ms). This module
 runs the same arithmetic straight on the model's own tensors: base weights are used in place (no copies, so 7B
