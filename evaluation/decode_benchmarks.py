@@ -24,16 +24,14 @@ PROMPT_TOKENS, NEW_TOKENS = 300, 24
 
 def _random_model() -> tuple[torch.nn.Module, list[str], int]:
     from peft import get_peft_model
-    from transformers import MistralConfig, MistralForCausalLM
+    from transformers import MistralForCausalLM
 
-    from training.backbone import lora_config
+    from training.backbone import lora_config, small_mistral_config
     from training.presets import get_preset
 
     torch.manual_seed(0)
     tiny = get_preset("tiny")  # the shipped pack's shapes and LoRA rank
-    config = MistralConfig(vocab_size=tiny.vocab_size, hidden_size=tiny.hidden, intermediate_size=3 * tiny.hidden,
-                           num_hidden_layers=tiny.layers, num_attention_heads=tiny.heads,
-                           num_key_value_heads=tiny.heads // 2, max_position_embeddings=1024)
+    config = small_mistral_config(tiny, tiny.vocab_size)
     lora = dataclasses.replace(lora_config(tiny), init_lora_weights=False)  # random B: adapters that differ
     model = get_peft_model(MistralForCausalLM(config), lora, adapter_name="a0")
     for i in range(1, 4):
