@@ -2,7 +2,7 @@
 
 Layout::
 
-    PACK/manifest.json            preset, seed, corpus/tokenizer hashes, backbone config, per-file SHA-256,
+    PACK/manifest.json            preset, prompt format, seed, corpus/tokenizer hashes, backbone config, per-file SHA-256,
                                   adapters {profile: {path, val_loss}}, jts {path, val_loss}
     PACK/tokenizer/               tokenizer.json (+ config files)
     PACK/base/                    config.json, model.safetensors
@@ -63,6 +63,12 @@ class Pack:
                    f"{', '.join(sorted(self.adapters))}")
             raise PackError(msg)
         return self.path / self.adapters[profile]["path"]
+
+    @property
+    def prompt_format(self) -> str:
+        """How the pack's models read a dialogue (``window`` or ``dialogue``; see :mod:`simulators.prompting`).
+        Packs from before the ``dialogue`` format have no entry: theirs is ``window``."""
+        return self.manifest.get("prompt_format", "window")
 
     @property
     def jts_path(self) -> Path:

@@ -1,4 +1,6 @@
-"""The simulator LM's input and output text (paper Appendix C, Figure 7): ``P ⊕ H ⊕ U ⊕ S`` -> completion.
+"""The simulator LM's input and output text, in one of two prompt formats (a pack's manifest names its own).
+
+``window`` (the paper's Appendix C, Figure 7): ``P ⊕ H ⊕ U ⊕ S`` -> completion.
 
 * P, the preamble: one short sentence that sets the task.
 * H, the history: the last ``n`` turns, each ``<|user|> <|intent|> utterance <|system|> response``; system
@@ -6,6 +8,15 @@
 * U, the profile: ``<|profile|>`` then one token per non-neutral trait intensity (``<|verbosity=high|>``), or
   ``<|regular|>``.
 * S, the suffix: ``<|response|>``; the completion is ``<|intent|> utterance <|end|>`` and the loss covers it only.
+
+``dialogue``: the whole dialogue so far is the context, and every user turn is written exactly as it was generated::
+
+    P [U] <|user|><|intent|> utterance<|end|><|system|> response <|user|><|intent|> utterance<|end|><|system|> ...
+
+The prompt of turn k is the dialogue's first k turns followed by ``<|user|>``; the completion is the same
+``<|intent|> utterance <|end|>``. A training sequence is then one whole dialogue with the loss on every user turn
+(each conditioned on everything before it), and at inference the prompt of turn k + 1 extends the prompt of turn k,
+so a dialogue's key/value cache carries over from turn to turn.
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from mtad_env.errors import unknown
 from mtad_env.intents import INTENTS
 from mtad_env.profiles import Profile
 from mtad_env.traits import traits
@@ -24,6 +36,8 @@ END, PAD, UNK = "<|end|>", "<|pad|>", "<|unk|>"
 HISTORY_TURNS = 4
 SYSTEM_WORDS = 16
 _SPECIAL = re.compile(r"<\|[^|]*\|>")
+PROMPT_FORMATS = ("window", "dialogue")
+USER = "<|user|>"
 
 
 def intent_token(intent: str) -> str:
@@ -70,6 +84,26 @@ def build_prompt(turns: Sequence[Mapping[str, Any]], profile: Profile | None, n_
     """
     return "".join([PREAMBLE, history_text(turns, n_turns), profile_text(profile) if profile else "",
                     "<|response|>"])
+
+
+def dialogue_turn_text(turn: Mapping[str, Any]) -> str:
+    """One past turn in the ``dialogue`` format: ``<|user|>`` + its completion + ``<|system|> response``."""
+    intent = turn["intent"] if turn["intent"] in INTENTS else "fallback"
+    return f"{USER}{completion_text(intent, turn['user'])}<|system|> {_cut(turn['system'], SYSTEM_WORDS)}"
+
+
+def dialogue_prompt_head(profile: Profile | None) -> str:
+    """What a ``dialogue``-format sequence starts with: P, then U when ``profile`` is given (JTS)."""
+    return PREAMBLE + (profile_text(profile) if profile else "")
+
+
+def prompt_text(turns: Sequence[Mapping[str, Any]], profile: Profile | None, prompt_format: str = "window") -> str:
+    """The prompt of the next user turn after ``turns`` in ``prompt_format`` (see the module docstring)."""
+    if prompt_format == "window":
+        return build_prompt(turns, profile)
+    if prompt_format == "dialogue":
+        return dialogue_prompt_head(profile) + "".join(dialogue_turn_text(t) for t in turns) + USER
+    raise unknown("prompt format", prompt_format, PROMPT_FORMATS)
 
 
 def completion_text(intent: str, utterance: str) -> str:
