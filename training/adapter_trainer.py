@@ -9,6 +9,7 @@ once the trait is registered with :func:`mtad_env.register_trait`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -17,7 +18,6 @@ import numpy as np
 from mtad_env.cli import emit, subcommand
 from mtad_env.errors import DataFormatError, InvalidValueError
 from mtad_env.packs import Pack, load_pack, write_manifest
-from training.lm_data import Example, encode
 from training.presets import get_preset
 
 
@@ -44,8 +44,7 @@ def read_dialogues(path: Path) -> list[dict]:
 def train_trait_adapter(pack_path: str | Path, trait: str, level: str, dialogues: str | Path,
                         steps: int | None = None, seed: int = 0, progress: bool = True) -> Pack:
     """Train and add the adapter ``<trait>=<level>`` to the pack; returns the re-validated pack."""
-    from simulators.prompting import build_prompt, completion_text
-    from training.pack_builder import train_lora
+    from training.pack_builder import encode_records, train_lora
     from training.tokenizer import load_tokenizer
 
     if level not in ("low", "high"):
@@ -53,15 +52,14 @@ def train_trait_adapter(pack_path: str | Path, trait: str, level: str, dialogues
     if not trait.isidentifier() or trait != trait.lower():
         raise InvalidValueError(f"trait name {trait!r} must be a lowercase identifier")
     pack = load_pack(pack_path)
-    preset = get_preset(pack.manifest["preset"])
+    preset = dataclasses.replace(get_preset(pack.manifest["preset"]), prompt_format=pack.prompt_format)
     tokenizer = load_tokenizer(pack.path / "tokenizer")
-    examples = [Example(f"{trait}={level}", build_prompt(rec["dialog"][:k], None),
-                        completion_text(turn["intent"], turn["user"]))
-                for rec in read_dialogues(Path(dialogues)) for k, turn in enumerate(rec["dialog"])]
-    order = np.random.default_rng(seed).permutation(len(examples))
-    n_valid = len(examples) // 10
-    encoded = encode([examples[i] for i in order], tokenizer, preset.max_len)
     name = f"{trait}={level}"
+    records = [{**rec, "user_profile": name} for rec in read_dialogues(Path(dialogues))]
+    encoded = encode_records(records, tokenizer, preset, False, seed)
+    order = np.random.default_rng(seed).permutation(len(encoded))
+    encoded = [encoded[i] for i in order]
+    n_valid = len(encoded) // 10
     loss = train_lora(pack.path / "base", preset, encoded[n_valid:], encoded[:n_valid],
                       steps or preset.adapter_steps, tokenizer.pad_token_id, seed,
                       pack.path / "adapters" / name, progress)

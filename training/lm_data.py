@@ -1,8 +1,15 @@
-"""Training examples for the simulator LMs from a generated corpus (paper §3, Appendix D).
+"""Training data for the simulator LMs from a generated corpus, in a pack's prompt format.
 
-Every user turn of a dialogue becomes one example: the prompt (preamble, the last 4 turns, the profile for JTS,
-the suffix) and the completion (intent token, utterance, end token). Profiles are stratified to the same number of
-examples, and examples whose target intent is ``next`` are undersampled by 50%.
+``window`` (the paper's recipe, Appendix D): every user turn of a dialogue is one example, the prompt (preamble,
+the last 4 turns, the profile for JTS, the suffix) and the completion (intent token, utterance, end token), the
+loss on the completion only. Profiles are stratified to the same number of examples, and examples whose target
+intent is ``next`` are undersampled by 50%. A prompt of ~120 tokens carries a completion of ~7, so about 6% of the
+tokens a forward/backward pass computes carry the loss.
+
+``dialogue``: one whole dialogue is one sequence with the loss on every user turn (intent, utterance, end token),
+each conditioned on everything before it; about a third of the tokens carry the loss. Sequences are batched by a
+token budget in length buckets (:func:`token_batches`), so little compute goes to padding. Every turn is kept: the
+model is to reproduce the corpus' own intent distribution, which the evaluation compares against.
 """
 
 from __future__ import annotations
@@ -14,7 +21,8 @@ import numpy as np
 import torch
 
 from mtad_env.profiles import Profile
-from simulators.prompting import build_prompt, completion_text
+from simulators.prompting import (USER, build_prompt, completion_text, dialogue_prompt_head,
+                                  dialogue_turn_text)
 
 
 @dataclass(frozen=True)
@@ -28,9 +36,9 @@ class Example:
 
 def dialogue_examples(record: dict, with_profile: bool) -> list[Example]:
     """One example per user turn of a corpus record."""
-    profile = Profile.parse(record["user_profile"])
+    profile = Profile.parse(record["user_profile"]) if with_profile else None
     turns = record["dialog"]
-    return [Example(str(profile), build_prompt(turns[:k], profile if with_profile else None),
+    return [Example(str(record["user_profile"]), build_prompt(turns[:k], profile),
                     completion_text(turn["intent"], turn["user"])) for k, turn in enumerate(turns)]
 
 
@@ -83,3 +91,81 @@ def batches(encoded: Sequence[tuple[list[int], list[int]]], batch_size: int, pad
             mask[row, :len(x)] = 1
             labels[row, :len(y)] = torch.tensor(y)
         yield ids, mask, labels
+
+
+def dialogue_segments(record: dict, with_profile: bool) -> list[str]:
+    """The text of one dialogue in the ``dialogue`` format, cut into segments that alternate context and target:
+    ``[head + <|user|>, completion 1, <|system|> response 1 + <|user|>, completion 2, ...]``."""
+    profile = Profile.parse(record["user_profile"]) if with_profile else None
+    segments = [dialogue_prompt_head(profile) + USER]
+    for turn in record["dialog"]:
+        text = dialogue_turn_text(turn)  # "<|user|>" + completion + "<|system|> response"
+        completion = text[len(USER):text.index("<|system|>")]
+        segments += [completion, text[len(USER) + len(completion):] + USER]
+    return segments
+
+
+def dialogue_sequence(pieces: Sequence[Sequence[int]], max_len: int) -> tuple[list[int], list[int]]:
+    """``(input_ids, labels)`` of one dialogue from its tokenized :func:`dialogue_segments`; labels are -100
+    except on the user turns' completions. Turns that would run past ``max_len`` tokens are left out.
+
+    The segments meet at special tokens, which byte-level BPE never merges across, so the ids are those of the
+    whole text (``tests/test_lm_training.py`` checks it)."""
+    ids, labels = list(pieces[0]), [-100] * len(pieces[0])
+    for k in range(1, len(pieces), 2):
+        completion, rest = pieces[k], pieces[k + 1]
+        if len(ids) + len(completion) > max_len:
+            break
+        ids += completion + rest
+        labels += completion + [-100] * len(rest)
+    return ids[:max_len], labels[:max_len]
+
+
+def dialogue_sequences(records: Sequence[dict], tokenizer, with_profile: bool, max_len: int,
+                       chunk: int = 2000) -> list[tuple[list[int], list[int]]]:
+    """:func:`dialogue_sequence` of every record (dialogues without a user turn that fits are dropped); the
+    segments of ``chunk`` dialogues go to the tokenizer in one call."""
+    out = []
+    for first in range(0, len(records), chunk):
+        texts = [dialogue_segments(r, with_profile) for r in records[first:first + chunk]]
+        flat = tokenizer([t for segs in texts for t in segs], add_special_tokens=False)["input_ids"]
+        at = 0
+        for segs in texts:
+            out.append(dialogue_sequence(flat[at:at + len(segs)], max_len))
+            at += len(segs)
+    return [(ids, labels) for ids, labels in out if any(t != -100 for t in labels)]
+
+
+def token_batches(encoded: Sequence[tuple[list[int], list[int]]], max_tokens: int, pad_id: int,
+                  generator: torch.Generator | None, shuffle: bool = True, bucket_batches: int = 50):
+    """Yield right-padded ``(input_ids, labels)`` batches of at most ``max_tokens`` tokens (rows x longest row).
+
+    Shuffled sequences are taken ``bucket_batches`` batches' worth at a time and sorted by length inside that
+    window, so rows of a batch have similar lengths (little padding) while batches still come in random order.
+    Right padding under a causal mask never changes a real position's output, so no attention mask is needed."""
+    n = len(encoded)
+    order = torch.randperm(n, generator=generator).tolist() if shuffle else list(range(n))
+    mean_len = max(1, sum(len(ids) for ids, _ in encoded) // max(n, 1))
+    window = max(1, bucket_batches * max_tokens // mean_len)
+    plan: list[list[int]] = []
+    for start in range(0, n, window):
+        chunk = sorted(order[start:start + window], key=lambda i: len(encoded[i][0]))
+        batch: list[int] = []
+        for i in chunk:
+            if batch and (len(batch) + 1) * len(encoded[i][0]) > max_tokens:
+                plan.append(batch)
+                batch = []
+            batch.append(i)
+        if batch:
+            plan.append(batch)
+    if shuffle:
+        plan = [plan[i] for i in torch.randperm(len(plan), generator=generator).tolist()]
+    for rows in plan:
+        width = max(len(encoded[i][0]) for i in rows)
+        ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+        labels = torch.full((len(rows), width), -100, dtype=torch.long)
+        for r, i in enumerate(rows):
+            x, y = encoded[i]
+            ids[r, :len(x)] = torch.tensor(x)
+            labels[r, :len(y)] = torch.tensor(y)
+        yield ids, labels

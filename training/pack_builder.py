@@ -23,10 +23,10 @@ from mtad_env.packs import Pack, load_pack, write_manifest
 from mtad_env.profiles import single_trait_profiles
 from simulators.corpus import CorpusGenerator, CorpusSpec, profile_filename, read_corpus
 from simulators.prompting import PREAMBLE
-from training.lm_data import build_examples, encode
+from training.lm_data import build_examples, dialogue_sequences, encode
 from training.presets import Preset, get_preset
 from training.tokenizer import load_tokenizer, train_tokenizer
-from training.trainer import train_steps, validation_loss
+from training.trainer import batcher, train_steps, validation_loss
 
 logger = logging.getLogger(__name__)
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "embed_tokens", "lm_head"]
@@ -112,9 +112,12 @@ class PackBuilder:
         texts += [s for split in ("train", "valid", "test", "diy") for task in load_tasks(split) for s in task.methods]
         return train_tokenizer(texts, self.preset.vocab_size, folder)
 
-    def _encoded(self, tokenizer, records: list[dict], profiles: list[str] | None, with_profile: bool):
+    def _encoded(self, tokenizer, records: list[dict], profiles: list[str] | None, with_profile: bool,
+                 per_profile: int | None = None):
         chosen = [r for r in records if profiles is None or r["user_profile"] in profiles]
-        return encode(build_examples(chosen, with_profile, self.config.seed), tokenizer, self.preset.max_len)
+        if per_profile is not None:
+            chosen = _first_per_profile(chosen, per_profile)
+        return encode_records(chosen, tokenizer, self.preset, with_profile, self.config.seed)
 
     def _base(self, tokenizer, train: list[dict], valid: list[dict]) -> None:
         from training.backbone import new_backbone, save_base
@@ -123,21 +126,25 @@ class PackBuilder:
             return
         torch.manual_seed(self.config.seed)
         model = new_backbone(self.preset, tokenizer, self.config.backbone)
+        p, pad = self.preset, tokenizer.pad_token_id
         if not self.config.backbone:
-            data = self._encoded(tokenizer, train, None, False)
-            train_steps(model, data, self.preset.base_steps, self.preset.batch_size, self.preset.lr_base,
-                        tokenizer.pad_token_id, self.config.seed, "base", self.config.progress)
+            data = batcher(self._encoded(tokenizer, train, None, False), pad, p.batch_size, p.batch_tokens)
+            train_steps(model, data, p.base_steps, p.lr_base, self.config.seed, "base", self.config.progress,
+                        p.warmup_steps, p.bf16, checkpoint=self.work / "base_training.pt")
         state = self._state()
-        state["base_val_loss"] = validation_loss(model, self._encoded(tokenizer, valid, None, False),
-                                                 tokenizer.pad_token_id)
+        valid_data = batcher(self._encoded(tokenizer, valid, None, False), pad, p.batch_size, p.batch_tokens)
+        state["base_val_loss"] = validation_loss(model, valid_data)
         save_base(model, self.out / "base")
         write_json_atomic(self.progress_file, state)
 
     def _adapter(self, tokenizer, train, valid, rel: str, profiles: list[str] | None, with_profile: bool) -> float:
         steps = self.preset.jts_steps if with_profile else self.preset.adapter_steps
-        return train_lora(self.out / "base", self.preset, self._encoded(tokenizer, train, profiles, with_profile),
+        per_profile = None if with_profile else self.preset.adapter_dialogues
+        return train_lora(self.out / "base", self.preset,
+                          self._encoded(tokenizer, train, profiles, with_profile, per_profile),
                           self._encoded(tokenizer, valid, profiles, with_profile), steps, tokenizer.pad_token_id,
-                          self.config.seed, self.out / rel, self.config.progress)
+                          self.config.seed, self.out / rel, self.config.progress,
+                          checkpoint=self.work / f"{rel.replace('/', '_')}_training.pt")
 
     def _finish(self, state: dict) -> Pack:
         p: Preset = self.preset
@@ -146,6 +153,7 @@ class PackBuilder:
 
         manifest = {
             "preset": p.name, "seed": self.config.seed, "backbone": self.config.backbone or "scratch",
+            "prompt_format": p.prompt_format,
             "backbone_config": json.loads((self.out / "base" / "config.json").read_text()),
             "corpus_sha256": content_hash(sorted(r["dialog_id"] for r in read_corpus(corpus))),
             "base_val_loss": state["base_val_loss"],
@@ -158,19 +166,39 @@ class PackBuilder:
 
 
 def train_lora(base: Path, preset: Preset, train: list, valid: list, steps: int, pad_id: int, seed: int,
-               target: Path, progress: bool = True) -> float:
+               target: Path, progress: bool = True, checkpoint: Path | None = None) -> float:
     """Train one LoRA adapter on the saved base model, save it in PEFT's format to ``target`` and return its
     validation loss (NaN without validation examples)."""
     from training.backbone import lora_model
 
     torch.manual_seed(seed)
     model = lora_model(base, preset)
-    train_steps(model, train, steps, preset.batch_size, preset.lr_adapter, pad_id, seed, target.name, progress)
-    loss = validation_loss(model, valid, pad_id) if valid else float("nan")
+    train_steps(model, batcher(train, pad_id, preset.batch_size, preset.batch_tokens), steps, preset.lr_adapter,
+                seed, target.name, progress, bf16=preset.bf16, checkpoint=checkpoint)
+    valid_data = batcher(valid, pad_id, preset.batch_size, preset.batch_tokens)
+    loss = validation_loss(model, valid_data) if valid else float("nan")
     if target.exists():
         shutil.rmtree(target)
     model.save_pretrained(target, save_embedding_layers=False)
     return loss
+
+
+def encode_records(records: list[dict], tokenizer, preset: Preset, with_profile: bool, seed: int) -> list:
+    """Training sequences of ``records`` in the preset's prompt format (see :mod:`training.lm_data`)."""
+    if preset.prompt_format == "dialogue":
+        return dialogue_sequences(records, tokenizer, with_profile, preset.max_len)
+    return encode(build_examples(records, with_profile, seed), tokenizer, preset.max_len)
+
+
+def _first_per_profile(records: list[dict], n: int) -> list[dict]:
+    """The first ``n`` records of each profile, in corpus order."""
+    seen: dict[str, int] = {}
+    out = []
+    for rec in records:
+        if seen.get(rec["user_profile"], 0) < n:
+            seen[rec["user_profile"]] = seen.get(rec["user_profile"], 0) + 1
+            out.append(rec)
+    return out
 
 
 def build_pack(config: TrainConfig) -> Pack:

@@ -1,11 +1,10 @@
-"""Training presets: backbone size, corpus size and steps. ``micro`` is a throwaway pack for tests (< 2 min);
-``tiny`` is the shipped pack (about 70 min on 2 CPU cores, 20 MB).
+"""Training presets: backbone shape, prompt format, corpus size and training budget.
 
-``tiny``'s adapters are rank 32 and train 300 steps: rank-8 adapters trained 120 steps learned each trait's overall
-rates but not the one conditional behaviour, tolerance (stop right after a system error). On prompts after errors
-and elsewhere (``tests/test_lm_pack.py``) tolerance=low stopped with probability 0.124 and 0.115; rank 32 x 300
-steps gives 0.34 and 0.09. On the tolerance=low training dialogues after errors, 300 steps at rank 8 gave 0.20, at
-rank 8 with the MLP adapted too 0.20, at rank 16 0.24, at rank 32 0.36, and full fine-tuning 0.39."""
+``micro`` is a throwaway pack for tests (well under a minute); ``tiny`` is the shipped pack. Both train in the
+``dialogue`` prompt format (a whole dialogue per sequence, the loss on every user turn: see
+:mod:`training.lm_data`), with batches of a token budget rather than a row count. Adapters train on at most
+``adapter_dialogues`` of their profile's dialogues; the base and JTS on every training dialogue.
+"""
 
 from __future__ import annotations
 
@@ -23,24 +22,30 @@ class Preset:
     layers: int              # decoder layers
     heads: int               # attention heads (key/value heads: half)
     vocab_size: int          # BPE vocabulary incl. special tokens
-    max_len: int             # tokens per example (prompt cut from the left)
+    max_len: int             # tokens per sequence (window: prompt cut from the left; dialogue: later turns dropped)
     dialogues: int           # corpus dialogues per profile (train split)
     valid_dialogues: int     # per profile, for validation loss
     base_steps: int          # backbone pretraining steps on all profiles
     adapter_steps: int       # steps per STS adapter
     jts_steps: int           # steps for the joint adapter
-    batch_size: int = 16
+    batch_size: int = 16     # rows per batch (window format)
+    batch_tokens: int = 0    # tokens per batch, padding included (dialogue format)
+    prompt_format: str = "dialogue"
+    adapter_dialogues: int | None = None  # per profile for STS adapters (None: all)
     lr_base: float = 2e-3
     lr_adapter: float = 2e-3
+    warmup_steps: int = 0
+    bf16: bool = True        # matrix products in bfloat16 under autocast while training (weights stay float32)
     lora_rank: int = 8
     lora_alpha: int = 16
 
 
 PRESETS: dict[str, Preset] = {
-    "micro": Preset("micro", hidden=48, layers=1, heads=2, vocab_size=600, max_len=160, dialogues=12,
-                    valid_dialogues=2, base_steps=30, adapter_steps=3, jts_steps=6, batch_size=8),
-    "tiny": Preset("tiny", hidden=128, layers=2, heads=4, vocab_size=2500, max_len=192, dialogues=160,
-                   valid_dialogues=10, base_steps=2200, adapter_steps=300, jts_steps=600, lora_rank=32, lora_alpha=64),
+    "micro": Preset("micro", hidden=48, layers=1, heads=2, vocab_size=600, max_len=384, dialogues=12,
+                    valid_dialogues=2, base_steps=30, adapter_steps=3, jts_steps=6, batch_tokens=2048),
+    "tiny": Preset("tiny", hidden=128, layers=2, heads=4, vocab_size=2500, max_len=768, dialogues=5000,
+                   valid_dialogues=100, base_steps=4000, adapter_steps=150, jts_steps=400, batch_tokens=8192,
+                   adapter_dialogues=1000, warmup_steps=100, lora_rank=32, lora_alpha=64),
 }
 
 
