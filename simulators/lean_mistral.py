@@ -258,8 +258,11 @@ class LeanSession:
         scale = self.lean.rope_scale
         return (emb.cos() * scale).to(dtype)[:, None], (emb.sin() * scale).to(dtype)[:, None]
 
-    def prefill(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def prefill(self, ids: torch.Tensor, mask: torch.Tensor, start: int = 0) -> torch.Tensor:
         """Run the left-padded prompts ``ids`` (rows x T, ``mask`` 1 on real tokens); the last position's logits.
+
+        ``start``: the columns before it already hold every row's keys and values (written into :attr:`keys` and
+        :attr:`values` by the caller, e.g. from a dialogue's earlier turns), so only columns ``start:`` are run.
 
         On the CPU the rows go through in blocks of about :data:`PREFILL_BLOCK_TOKENS` tokens: a block's
         activations stay in the CPU's cache (measured on 2 cores, fastest of 12: 32 rows x 300 tokens take 85 ms in
@@ -270,16 +273,15 @@ class LeanSession:
         positions = (mask.long().cumsum(-1) - 1).clamp_min(0)
         self.next_position = positions[:, -1:] + 1
         causal = None
-        if not bool(mask.all()):  # padding: an explicit mask (otherwise the causal kernel, no mask to read)
-            causal = torch.ones((width, width), dtype=torch.bool, device=ids.device).tril()
-            causal |= torch.eye(width, dtype=torch.bool, device=ids.device)
-        block = max(1, PREFILL_BLOCK_TOKENS // width) if self.device.type == "cpu" else len(ids)
+        if start or not bool(mask.all()):  # an explicit mask (otherwise the causal kernel, no mask to read)
+            causal = torch.ones((width - start, width), dtype=torch.bool, device=ids.device).tril(diagonal=start)
+        block = max(1, PREFILL_BLOCK_TOKENS // (width - start)) if self.device.type == "cpu" else len(ids)
         logits = []
+        self.length = start
         for first in range(0, len(ids), block):
             rows = slice(first, first + block)
-            # pad queries see themselves (the eye above): no NaN from an all-masked row
             allowed = None if causal is None else causal & self.valid[rows, None, None, :width]
-            logits.append(self._forward(ids[rows], positions[rows], allowed, rows, last_only=True,
+            logits.append(self._forward(ids[rows, start:], positions[rows, start:], allowed, rows, last_only=True,
                                         routes=self._block_routes(rows) if block < len(ids) else None))
         self.length = width
         return torch.cat(logits)

@@ -21,7 +21,8 @@ from mtad_env.traits import get_trait
 from mtad_env.user_simulator import Turn, UserAction, UserSimulator
 from simulators.corpus import profile_filename
 from simulators.mtad_engine import DecodeRequest, decode, normalise_weights
-from simulators.prompting import END, build_prompt, parse_completion
+from simulators.prompting import END, parse_completion, prompt_text
+from simulators.turn_cache import TurnCache
 
 logger = logging.getLogger(__name__)
 DEGENERATE = "<degenerate>"
@@ -91,11 +92,13 @@ class LMUserSimulator(UserSimulator):
         adapters: explicit active adapters (profile strings such as ``"verbosity=low"``), e.g. both intensities of
             one trait (Appendix G); default: those of the profile.
         temperature, top_p, max_new_tokens: sampling settings. device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        cache_turns: with a ``dialogue``-format pack, keep the dialogue's keys and values from turn to turn so that
+            each decode runs only the new tokens (:mod:`simulators.turn_cache`); False recomputes the whole prompt.
     """
 
     def __init__(self, pack: str | Path | None = None, mode: str = "sts", weights: Sequence[float] | str | None = None,
                  adapters: Sequence[str] | None = None, temperature: float = 1.0, top_p: float = 0.95,
-                 max_new_tokens: int = 40, device: str = "auto") -> None:
+                 max_new_tokens: int = 40, device: str = "auto", cache_turns: bool = True) -> None:
         if mode not in MODES:
             raise unknown("LM simulator mode", mode, MODES)
         self.name, self.mode = mode, mode
@@ -106,9 +109,13 @@ class LMUserSimulator(UserSimulator):
         self.profile, self.rng = Profile(), np.random.default_rng(0)
         self.active: list[str] = ["regular"]
         self.levels: list[str] = ["dialogue"]
+        dialogue_format = self.lm.pack.prompt_format == "dialogue"
+        self.turn_cache = TurnCache() if cache_turns and dialogue_format else None
 
     def reset(self, profile: Profile, task: Task, rng: np.random.Generator) -> None:
         self.profile, self.rng = profile, rng
+        if self.turn_cache is not None:
+            self.turn_cache.clear()
         if self.mode == "jts":
             self.active, self.levels = ["jts"], ["dialogue"]
             return
@@ -134,25 +141,27 @@ class LMUserSimulator(UserSimulator):
         weights = normalise_weights(self.weights, len(self.active), self.active)
         return {"mode": self.mode, "adapters": list(self.active), "weights": [round(float(w), 6) for w in weights]}
 
-    def request(self, history: Sequence[Turn]) -> DecodeRequest:
-        """The decoding job of this simulator's next turn."""
-        prompt = build_prompt(history, self.profile if self.mode == "jts" else None)
+    def request(self, history: Sequence[Turn], use_cache: bool = True) -> DecodeRequest:
+        """The decoding job of this simulator's next turn (``use_cache``: with this dialogue's turn cache, if any;
+        a batch of several histories of one simulator decodes without it)."""
+        cache = self.turn_cache if use_cache else None
+        prompt = prompt_text(history, self.profile if self.mode == "jts" else None, self.lm.pack.prompt_format)
         ids = self.lm.tokenizer(prompt, add_special_tokens=False)["input_ids"]
         weights = normalise_weights(self.weights, len(self.active), self.active)
         if self.mode == "sampling":
             chosen = int(self.rng.choice(len(self.active), p=weights))
-            return DecodeRequest(ids, [self.active[chosen]], np.ones(1), self.rng)
+            return DecodeRequest(ids, [self.active[chosen]], np.ones(1), self.rng, cache=cache)
         later = None
         if self.mode == "mtad-la":
             weights, later = _level_weights(weights, self.levels, "dialogue"), _level_weights(
                 weights, self.levels, "utterance")
-        return DecodeRequest(ids, list(self.active), weights, self.rng, later)
+        return DecodeRequest(ids, list(self.active), weights, self.rng, later, cache=cache)
 
     def act(self, history: Sequence[Turn]) -> UserAction:
         return self.act_batch([history])[0]
 
     def act_batch(self, histories: Sequence[Sequence[Turn]]) -> list[UserAction]:
-        return decode_actions(self.lm, [self.request(h) for h in histories], self)
+        return decode_actions(self.lm, [self.request(h, len(histories) == 1) for h in histories], self)
 
 
 def decode_actions(lm: PackModel, requests: Sequence[DecodeRequest], settings: LMUserSimulator) -> list[UserAction]:

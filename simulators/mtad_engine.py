@@ -19,7 +19,8 @@ import torch
 
 from mtad_env.errors import InvalidValueError
 from simulators.decoding import nucleus_sample
-from simulators.lean_mistral import lean_model
+from simulators.lean_mistral import LeanSession, lean_model
+from simulators.turn_cache import TurnCache
 
 ENGINES = ("auto", "lean", "transformers")
 STEP_THREAD_ROWS = 8
@@ -35,6 +36,7 @@ class DecodeRequest:
         weights: lambda per adapter for the first token (the intent) ...
         later_weights: ... and for the following tokens (the utterance); None = same as ``weights``.
         rng: the dialogue's own generator (one uniform per sampled token).
+        cache: the dialogue's keys and values from earlier turns (lean decoder only; None: compute everything).
     """
 
     prompt_ids: Sequence[int]
@@ -42,6 +44,7 @@ class DecodeRequest:
     weights: np.ndarray
     rng: np.random.Generator
     later_weights: np.ndarray | None = None
+    cache: TurnCache | None = None
     tokens: list[int] = field(default_factory=list)
 
     def weights_at(self, step: int) -> np.ndarray:
@@ -138,7 +141,7 @@ class _TransformersSession:
         self.forward, self.extra, self.out, self.device = forward, extra, None, device
         self.mask = self.position = None
 
-    def prefill(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def prefill(self, ids: torch.Tensor, mask: torch.Tensor, start: int = 0) -> torch.Tensor:
         self.mask, self.position = mask, (mask.cumsum(-1) - 1).clamp_min(0)
         self.out = self.forward(input_ids=ids, attention_mask=mask, position_ids=self.position, use_cache=True,
                                 logits_to_keep=1, **self.extra)
@@ -182,11 +185,48 @@ def decode(model, requests: Sequence[DecodeRequest], stop_ids: Sequence[int], pa
                                                                                       for r in requests]))
     stops = torch.tensor(list(stop_ids) or [-1])
     with _session(model, row_adapters, ids.shape[1] + max_new_tokens, engine) as session:
-        logits = session.prefill(ids.to(device), mask.to(device)).cpu()  # 1. all prompts x adapters at once
+        start = _reuse_cached(session, requests) if isinstance(session, LeanSession) else 0
+        logits = session.prefill(ids.to(device), mask.to(device), start).cpu()  # 1. all prompts x adapters at once
         with _step_threads(len(row_adapters), device):
             _token_loop(session, logits, requests, rows, (first, later), row_dialogue, stops, pad_id,
                         max_new_tokens, temperature, top_p)
+        if isinstance(session, LeanSession):
+            _store_cached(session, requests, ids.shape[1])
     return [r.tokens for r in requests]
+
+
+def _row_spans(requests: Sequence[DecodeRequest]):
+    """``(row, request, adapter)`` for every batch row, in :func:`_left_pad`'s order."""
+    row = 0
+    for req in requests:
+        for adapter in req.adapters:
+            yield row, req, adapter
+            row += 1
+
+
+def _reuse_cached(session: LeanSession, requests: Sequence[DecodeRequest]) -> int:
+    """Copy every row's cached keys/values into the session; the first column the prompt pass must run.
+
+    Rows are left-padded to a common width, so the prompt pass runs the last ``max(new tokens)`` columns for
+    every row; a row with fewer new tokens recomputes a few cached positions (the same values)."""
+    width = max(len(r.prompt_ids) for r in requests)
+    reuse = {row: req.cache.reusable(session.lean, adapter, req.prompt_ids) if req.cache is not None else 0
+             for row, req, adapter in _row_spans(requests)}
+    start = width - max(len(req.prompt_ids) - reuse[row] for row, req, _ in _row_spans(requests))
+    for row, req, adapter in _row_spans(requests):
+        column = width - len(req.prompt_ids)
+        if reuse[row] and start > column:
+            req.cache.fill(session.keys, session.values, row, adapter, column, start - column)
+    return start
+
+
+def _store_cached(session: LeanSession, requests: Sequence[DecodeRequest], width: int) -> None:
+    """Keep each cached dialogue's keys/values for its prompt and the tokens it generated, but the last (fed back
+    only when other rows went on decoding)."""
+    for row, req, adapter in _row_spans(requests):
+        if req.cache is not None:
+            tokens = list(req.prompt_ids) + req.tokens[:-1]
+            req.cache.store(session.keys, session.values, row, adapter, width - len(req.prompt_ids), tokens)
 
 
 def _token_loop(session, logits: torch.Tensor, requests: Sequence[DecodeRequest], rows: torch.Tensor,
