@@ -105,3 +105,13 @@ def test_groups_follow_the_canonical_profiles_and_empty_groups_are_undefined(voc
     empty = language_quality([], vocab)
     assert empty["user_turns"] == 0 and empty["invented_word_rate"] is None
     assert table_cells(empty)[1] == "n/a" and len(table_cells(empty)) == len(TABLE_HEADER) == len(FIGURES)
+
+
+def test_simulate_json_has_the_language_figures_and_agenda_users_invent_nothing(capsys):
+    assert main(["simulate", "--profile", "regular", "--simulator", "agenda", "--assistant", "template",
+                 "--episodes", "6", "--seed", "2", "--split", "test", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert {"episodes", "metrics", "degeneration_rate", "end_reasons", "task_completion_rate"} < set(summary)
+    language = summary["language"]
+    assert list(language) == list(FIGURES) and language["user_turns"] > 0
+    assert language["invented_word_rate"] == 0.0 and language["pool_exact_rate"] == 1.0
