@@ -115,3 +115,18 @@ def test_simulate_json_has_the_language_figures_and_agenda_users_invent_nothing(
     language = summary["language"]
     assert list(language) == list(FIGURES) and language["user_turns"] > 0
     assert language["invented_word_rate"] == 0.0 and language["pool_exact_rate"] == 1.0
+
+
+def test_the_evaluation_report_has_a_language_section(tmp_path, capsys):
+    corpus, log = tmp_path / "corpus", tmp_path / "episodes.jsonl"
+    assert main(["generate", "--profiles", "regular", "--n-test", "3", "--seed", "1", "--out", str(corpus)]) == 0
+    assert main(["simulate", "--profile", "regular", "--episodes", "3", "--seed", "1", "--log", str(log),
+                 "--json"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--logs", str(log), "--reference", str(corpus), "--out", str(tmp_path / "eval"),
+                 "--resamples", "10", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["language"]["invented_word_rate"] == 0.0
+    assert summary["profiles"]["regular"]["language"] == summary["language"]
+    report = (tmp_path / "eval" / "report.md").read_text()
+    assert "## Language" in report and "| all profiles | " in report
