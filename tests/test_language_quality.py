@@ -130,3 +130,12 @@ def test_the_evaluation_report_has_a_language_section(tmp_path, capsys):
     assert summary["profiles"]["regular"]["language"] == summary["language"]
     report = (tmp_path / "eval" / "report.md").read_text()
     assert "## Language" in report and "| all profiles | " in report
+
+
+def test_the_suite_report_has_a_language_table():
+    from evaluation.suite_report import _language
+
+    figures = language_quality([dialogue(("next", ""))], build_vocabulary())
+    lines = _language({"reference": {"agenda": figures}, "single": {"sts": figures}})
+    assert lines[0] == "| group | simulator | " + " | ".join(TABLE_HEADER) + " |"
+    assert lines[2] == "| reference | agenda | 1 | 0.0% | 100.0% | 1.000 | n/a | 0.0% | 1000 |"
