@@ -8,7 +8,9 @@ turns, degenerate ones included (their text is scored like any other):
 - ``user_turns``: how many user turns were scored.
 - ``invented_word_rate``: share of user turns holding at least one word found nowhere in the vocabulary: the
   utterance pool, the tasks (every split of the shipped tasks, the given task folders, and the dialogue's own task),
-  the assistant's knowledge files, and that dialogue's own system turns (a user may repeat what it was told).
+  the assistant's knowledge files, and that dialogue's own system turns (a user may repeat what it was told). A
+  real English word outside all of these counts as invented too: the vocabulary is what the users were trained on
+  or shown, not a dictionary.
 - ``pool_exact_rate``: share of user turns that are exactly a pool utterance; a pool template matches when each
   of its slots holds one or more words of the tasks' slot values (``"what is {ingredient}"`` matches
   ``"What is flour?"`` but not ``"what is the point"``).
@@ -225,8 +227,12 @@ def dialogue_scope(record: Record) -> DialogueScope:
 
 def turn_invented_words(utterance: str, vocabulary: Vocabulary, system_words: frozenset[str]) -> list[str]:
     """Words of ``utterance`` in neither the vocabulary nor ``system_words`` (the dialogue's own words, see
-    :func:`dialogue_scope`), each once, in order of appearance."""
-    return list(dict.fromkeys(w for w in words(utterance) if w not in vocabulary.words and w not in system_words))
+    :func:`dialogue_scope`), each once, in order of appearance. A word ending in ``'s`` is known when the word
+    before it is (``"weather's"``): the possessive and the contracted "is" make real words of any known one."""
+    def known(word: str) -> bool:
+        return any(w in vocabulary.words or w in system_words
+                   for w in (word, word[:-2] if word.endswith("'s") else word))
+    return list(dict.fromkeys(w for w in words(utterance) if not known(w)))
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ def vocab():
 def test_an_invented_word_flags_its_turn_once(vocab):
     record = dialogue(("next step", "Step 2: stir."), (f"{INVENTED} please {INVENTED}", "Sorry?"))
     assert turn_invented_words(f"{INVENTED} please {INVENTED}", vocab, frozenset()) == [INVENTED]
+    assert turn_invented_words(f"the weather's {INVENTED}'s", vocab, frozenset()) == [f"{INVENTED}'s"]
     figures = language_quality([record], vocab)
     assert figures["user_turns"] == 2 and figures["invented_word_rate"] == 0.5
 
