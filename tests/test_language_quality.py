@@ -120,10 +120,11 @@ def test_simulate_json_has_the_language_figures_and_agenda_users_invent_nothing(
 
 def test_the_evaluation_report_has_a_language_section(tmp_path, capsys):
     corpus, log = tmp_path / "corpus", tmp_path / "episodes.jsonl"
-    assert main(["generate", "--profiles", "regular", "--n-test", "3", "--seed", "1", "--out", str(corpus)]) == 0
     assert main(["simulate", "--profile", "regular", "--episodes", "3", "--seed", "1", "--log", str(log),
                  "--json"]) == 0
     capsys.readouterr()
+    (corpus / "test").mkdir(parents=True)
+    (corpus / "test" / "regular.jsonl").write_text(log.read_text())  # the logs as their own reference
     assert main(["evaluate", "--logs", str(log), "--reference", str(corpus), "--out", str(tmp_path / "eval"),
                  "--resamples", "10", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
