@@ -3,7 +3,8 @@
 For every profile of the evaluated dialogues and every registered trait: the distribution of the identifying
 metric, its mean with a bootstrap interval, and its distance to the same profile's reference dialogues, Wasserstein
 for discrete traits (turns, words) and Kolmogorov-Smirnov otherwise (Tables 2 and 4), with a bootstrap interval.
-Then the trend check Low < Regular < High per trait (Table 3), and the degeneration and uniqueness rates (Table 5).
+Then the trend check Low < Regular < High per trait (Table 3), the degeneration and uniqueness rates (Table 5), and
+how the users talk (:mod:`evaluation.language_quality`), per profile and over every dialogue.
 
 Every bootstrap draws from its own generator seeded by ``(seed, profile, trait)``, so a result does not depend on
 which other profiles were evaluated.
@@ -27,6 +28,7 @@ from tqdm.auto import tqdm
 from evaluation.bootstrap import bootstrap_distance_ci, bootstrap_mean_ci
 from evaluation.dialogues import (Dialogue, ReferenceCorpus, group_by_profile, is_degenerate, metric_values,
                                   normalise, user_utterances)
+from evaluation.language_quality import build_vocabulary, language_quality, language_quality_by_group
 from evaluation.statistics import ks_distance, wasserstein
 from evaluation.sweeps import find_sweeps
 from mtad_env.profiles import Profile
@@ -50,8 +52,8 @@ class Evaluation:
     """The result of :func:`evaluate`.
 
     Attributes:
-        summary: the JSON-ready results (``evaluate --json``): ``profiles``, ``trends``, ``degeneration_rate``,
-            ``uniqueness_rate``, ``n_dialogues``.
+        summary: the JSON-ready results (``evaluate --json``): ``profiles`` (each with its ``language``
+            figures), ``trends``, ``degeneration_rate``, ``uniqueness_rate``, ``language``, ``n_dialogues``.
         samples: profile -> trait -> (evaluated values, reference values), for plots.
     """
 
@@ -186,11 +188,15 @@ def evaluate(dialogues: Sequence[Dialogue], reference: ReferenceCorpus,
     groups = group_by_profile(dialogues)
     for profile, group in tqdm(groups.items(), desc="profiles", disable=len(groups) < 5, leave=False):
         profiles[profile], samples[profile] = evaluate_profile(profile, group, reference, config)
+    vocabulary = build_vocabulary()
+    for profile, figures in language_quality_by_group(dialogues, vocabulary).items():
+        profiles[profile]["language"] = figures
     summary = {
         "profiles": profiles,
         "trends": trend_check(profiles),
         "degeneration_rate": degeneration_rate(dialogues),
         "uniqueness_rate": uniqueness_rate(user_utterances(dialogues), reference.train_utterances()),
+        "language": language_quality(dialogues, vocabulary),
         "n_dialogues": len(dialogues),
         "sweeps": find_sweeps(dialogues, config.n_resamples, config.seed),
         "reference": {"folder": str(reference.folder), "split": reference.split},

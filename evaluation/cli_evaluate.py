@@ -5,9 +5,11 @@
     mtad-env evaluate --logs FILE.jsonl [FILE.jsonl ...] --reference DIR --out DIR [--json] [--split test]
 
 Writes ``report.md``, ``results.json``, ``results.csv``, ``trends.png`` and ``violins.png`` into ``--out``.
-``--json`` prints ``{"profiles": {P: {"distance": {TRAIT: float}, "metrics": {TRAIT: {"mean": float, ...}}, ...}},
-"degeneration_rate": float, "uniqueness_rate": float, ...}``; a distance is null where the reference lacks the
-profile or the values, and the uniqueness rate is null when the reference has no train split.
+``--json`` prints ``{"profiles": {P: {"distance": {TRAIT: float}, "metrics": {TRAIT: {"mean": float, ...}},
+"language": {FIGURE: float}, ...}}, "degeneration_rate": float, "uniqueness_rate": float, "language": {FIGURE: float},
+...}``; a distance is null where the reference lacks the profile or the values, and the uniqueness rate is null when
+the reference has no train split. The ``language`` figures (per profile and over all dialogues) are those of
+:mod:`evaluation.language_quality`.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
 
 def _table(summary: dict, written: dict) -> str:
     """A short text summary: the distance of every trait per profile, the rates and the files written."""
+    from evaluation.language_quality import TABLE_HEADER, table_cells
     from evaluation.report import format_rate
     from mtad_env.traits import traits
 
@@ -49,6 +52,7 @@ def _table(summary: dict, written: dict) -> str:
     rows += ["(distance to the reference: Wasserstein for discrete traits, K-S otherwise)",
              f"degeneration rate: {format_rate(summary['degeneration_rate'])}",
              f"uniqueness rate: {format_rate(summary['uniqueness_rate'])}",
+             "language: " + ", ".join(f"{h} {c}" for h, c in zip(TABLE_HEADER, table_cells(summary["language"]))),
              "wrote: " + ", ".join(str(p) for p in written.values())]
     return "\n".join(rows)
 

@@ -46,6 +46,7 @@ class Dialogue:
         metrics: identifying metric of every registered trait (None where undefined).
         source: the file or corpus split the record came from.
         decoding: how an LM user decoded it (``mode``, ``adapters``, ``weights``), None for other users.
+        task: the record's task (a task dict), None where the record has none.
     """
 
     dialog_id: str
@@ -54,6 +55,7 @@ class Dialogue:
     metrics: Mapping[str, float | None] = field(default_factory=dict)
     source: str = ""
     decoding: Mapping[str, Any] | None = None
+    task: Mapping[str, Any] | None = None
 
 
 def is_degenerate(turn: Turn) -> bool:
@@ -80,7 +82,7 @@ def from_record(rec: Mapping[str, Any], source: str) -> Dialogue:
                               "with 'intent' and 'user'")
     profile = canonical_profile(rec, source)
     return Dialogue(str(rec.get("dialog_id", "")), profile, tuple(turns), _metrics(rec, turns), source,
-                    rec.get("decoding"))
+                    rec.get("decoding"), rec.get("task"))
 
 
 def canonical_profile(rec: Mapping[str, Any], source: str) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from evaluation.analysis import TREND_LEVELS, Evaluation
+from evaluation.language_quality import TABLE_HEADER, TABLE_NOTE, table_cells
 from evaluation.plots import plot_sweeps, plot_trends, plot_violins
 from mtad_env.atomic_files import write_atomic
 from mtad_env.errors import InvalidValueError
@@ -92,6 +93,14 @@ def _trend_table(trends: Mapping[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def _language_table(summary: Mapping[str, Any]) -> list[str]:
+    rows = [[profile, *table_cells(entry["language"])] for profile, entry in summary["profiles"].items()]
+    rows.append(["all profiles", *table_cells(summary["language"])])
+    return [TABLE_NOTE, "",
+            "| profile | " + " | ".join(TABLE_HEADER) + " |", "|---|" + "---:|" * len(TABLE_HEADER),
+            *("| " + " | ".join(row) + " |" for row in rows), ""]
+
+
 def format_rate(rate: float | None) -> str:
     """A rate as a percentage; a missing uniqueness rate says why."""
     return "n/a (no train split)" if rate is None else f"{rate:.2%}"
@@ -102,7 +111,7 @@ def _yes_no(flag: bool | None) -> str:
 
 
 def report_markdown(summary: Mapping[str, Any], figures: list[str]) -> str:
-    """The text of ``report.md``: rates, per-profile tables, the trend table and the figures."""
+    """The text of ``report.md``: rates, language figures, per-profile tables, the trend table and the figures."""
     ref, boot = summary["reference"], summary["bootstrap"]
     lines = ["# Simulator evaluation", "",
              f"{summary['n_dialogues']} dialogues in {len(summary['profiles'])} profiles, against the reference "
@@ -112,7 +121,7 @@ def report_markdown(summary: Mapping[str, Any], figures: list[str]) -> str:
              "distance interval can lie above its point estimate).", "",
              "## Rates", "", "| degeneration rate | uniqueness rate |", "|---:|---:|",
              f"| {format_rate(summary['degeneration_rate'])} | {format_rate(summary['uniqueness_rate'])} |",
-             "", "## Profiles", ""]
+             "", "## Language", "", *_language_table(summary), "## Profiles", ""]
     for profile, entry in summary["profiles"].items():
         lines += _profile_table(profile, entry)
     lines += ["## Trends", "", *_trend_table(summary["trends"])]

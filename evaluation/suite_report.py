@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evaluation import paper_tables as paper
+from evaluation.language_quality import TABLE_HEADER, TABLE_NOTE, table_cells
 from evaluation.plots import plot_sweeps
 from evaluation.report import png_bytes
 from mtad_env.atomic_files import write_atomic
@@ -84,6 +85,12 @@ def _table5(t5: Mapping[str, Any]) -> list[str]:
             "`mtad-env judge --task quality` on these logs.", ""]
 
 
+def _language(lang: Mapping[str, Any]) -> list[str]:
+    rows = [[group, sim, *table_cells(figures)] for group, sims in lang.items() for sim, figures in sims.items()]
+    return [*_table(["group", "simulator", *TABLE_HEADER], rows),
+            TABLE_NOTE + " The reference row: the agenda users of the reference corpus.", ""]
+
+
 def _sweep_rows(sweeps: Mapping[str, Any]) -> list[str]:
     rows = []
     for trait, s in sweeps.get("figure9", {}).items():
@@ -111,6 +118,7 @@ def report_text(run: SuiteRun, results: Mapping[str, Any], seconds: Mapping[str,
              "## Table 4 analog: multi-trait combination (14 Table 15 profiles), mean distance", "",
              *_table4(results["table4"]),
              "## Table 5 analog: turn-level rates", "", *_table5(results["table5"]),
+             "## Language quality per simulator", "", *_language(results.get("language", {})),
              "## Figures 9-10 analog: mTAD weight sweeps", "", *_sweep_rows(results["sweeps"]),
              "![sweeps](sweeps.png)", "",
              "## Figures 3 and 8 analog: trends and distributions against the reference", ""]

@@ -1,5 +1,5 @@
 """The evaluation stage of the paper suite: per-group reports and the suite's tables (analogues of Tables 2-5 and
-the weight sweeps of Figures 9-10), written to ``results.json``.
+the weight sweeps of Figures 9-10, and how each simulator's users talk), written to ``results.json``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import numpy as np
 
 from evaluation.analysis import EvaluationConfig, evaluate
 from evaluation.dialogues import ReferenceCorpus, load_logs, metric_values
+from evaluation.language_quality import build_vocabulary, language_quality
 from evaluation.report import write_report
 from evaluation.sweeps import series, sweep_traits
 from mtad_env.atomic_files import write_json_atomic
@@ -69,6 +70,16 @@ def _mean(values: Sequence[float | None]) -> float | None:
     return float(np.mean(kept)) if kept else None
 
 
+def language(groups: Mapping[str, Mapping[str, Mapping[str, Any]]],
+             reference: ReferenceCorpus) -> dict[str, dict[str, dict[str, Any]]]:
+    """group -> simulator -> language figures over all its dialogues (from the group summaries), after the
+    reference corpus's agenda users as the baseline ("reference" -> "agenda")."""
+    dialogues = [d for profile in reference.profiles() for d in reference.dialogues(profile)[1]]
+    out = {"reference": {"agenda": language_quality(dialogues, build_vocabulary())}}
+    return out | {group: {sim: summary["language"] for sim, summary in summaries.items()}
+                  for group, summaries in groups.items()}
+
+
 def sweeps(run: SuiteRun) -> dict[str, Any]:
     """Figure 9 (trait=low -> trait=high, per trait) and Figure 10 (engagement=high -> verbosity=high), one log per
     sweep point."""
@@ -108,6 +119,7 @@ def evaluate_suite(run: SuiteRun) -> dict[str, Any]:
         "trends": {f"{group}/{sim}": {t: v.get("holds") for t, v in s["trends"].items()}
                    for group, summaries in groups.items() for sim, s in summaries.items()},
         "sweeps": sweeps(run),
+        "language": language(groups, reference),
     }
     write_json_atomic(run.out / "results.json", results)
     return {"groups": sorted(f"{g}/{s}" for g, v in groups.items() for s in v)}

@@ -122,10 +122,12 @@ def add_simulate_arguments(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--json", action="store_true", help="print only the summary as one JSON object")
 
 
-def summarise_episodes(records: list[dict]) -> dict:
-    """The ``simulate --json`` summary of finished episodes (episode-log records)."""
+def summarise_episodes(records: list[dict], tasks: str | None = None) -> dict:
+    """The ``simulate --json`` summary of finished episodes (episode-log records); ``language`` holds the
+    language-quality figures of their user turns, against a vocabulary that includes the task folder ``tasks``."""
     import numpy as np
 
+    from evaluation.language_quality import build_vocabulary, language_quality
     from mtad_env.traits import traits
 
     summary_metrics = {}
@@ -140,7 +142,8 @@ def summarise_episodes(records: list[dict]) -> dict:
         reasons[rec["end_reason"]] = reasons.get(rec["end_reason"], 0) + 1
     return {"episodes": len(records), "metrics": summary_metrics,
             "degeneration_rate": degenerate / max(len(turns), 1), "end_reasons": reasons,
-            "task_completion_rate": float(np.mean([r["task_completed"] for r in records])) if records else 0.0}
+            "task_completion_rate": float(np.mean([r["task_completed"] for r in records])) if records else 0.0,
+            "language": language_quality(records, build_vocabulary([tasks] if tasks else ()))}
 
 
 @subcommand("simulate")
@@ -156,7 +159,7 @@ def run_simulate(args: argparse.Namespace) -> int:
                            profile=args.profile, simulator=args.simulator, assistant=args.assistant,
                            split=args.split, tasks=args.tasks, max_turns=args.max_turns, seed=args.seed, **options)
     if args.json:
-        emit(summarise_episodes(records), True)
+        emit(summarise_episodes(records, args.tasks), True)
     return 0
 
 

@@ -36,8 +36,12 @@ def test_suite_writes_every_table_the_sweeps_and_the_report(suite):
     assert result["table3"]["verbosity"]["sts"]["holds"] in (True, False)
     assert result["sweeps"]["figure9"]["verbosity"]["weights"] == [0.0, 1.0]
     assert set(result["sweeps"]["figure10"][0]["series"]) == {"engagement", "verbosity"}
+    assert result["language"]["reference"]["agenda"]["invented_word_rate"] == 0.0
+    assert result["language"]["single"]["sts"]["user_turns"] > 0 and set(result["language"]["multi"]) == {
+        "sampling", "mtad", "mtad-la"}
     report = (out / "report.md").read_text()
-    for heading in ("Table 2 analog", "Table 3 analog", "Table 4 analog", "Table 5 analog", "Figures 9-10"):
+    for heading in ("Table 2 analog", "Table 3 analog", "Table 4 analog", "Table 5 analog", "Figures 9-10",
+                    "Language quality per simulator"):
         assert heading in report
     assert "(0.17)" in report  # the paper's STS distance for verbosity=low sits beside ours
     assert (out / "sweeps.png").stat().st_size > 1000
