@@ -45,7 +45,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
         importlib.import_module(module).add_arguments(sub)
 
     b = sub.add_parser("bench", help="benchmarks that print measured figures")
-    b.add_argument("what", choices=("decode", "env", "generate"))
+    b.add_argument("what", choices=("decode", "env", "generate", "train"))
     b.add_argument("--json", action="store_true")
     b.add_argument("--seconds", type=float, default=5.0, help="time budget per measurement")
 
