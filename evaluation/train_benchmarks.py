@@ -109,13 +109,14 @@ def _forever(make: Callable[[torch.Generator], Iterator]) -> Iterator:
         yield from make(generator)
 
 
-def bench_train(seconds: float = 5.0, rounds: int = 5) -> dict:
-    """``{"train": {...}}``: target tokens/s (and all tokens/s) of each recipe and the speedup; each round runs
-    each recipe for about ``seconds`` / 2."""
+def bench_train(seconds: float = 5.0, rounds: int = 5, dialogues_per_profile: int = 12,
+                preset_name: str = "tiny") -> dict:
+    """``{"train": {...}}``: target tokens/s of each recipe and the speedup; each round runs each recipe for about
+    ``seconds`` / 2."""
     from training.presets import get_preset
 
-    preset = get_preset("tiny")
-    records = _records(12)
+    preset = get_preset(preset_name)
+    records = _records(dialogues_per_profile)
     recipes = _recipes(records, _tokenizer(records), preset)
     for run in recipes.values():  # warm-up
         run(2)

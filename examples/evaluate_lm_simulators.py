@@ -3,9 +3,10 @@
     python examples/evaluate_lm_simulators.py --episodes 40 --out runs/lm_eval
 
 Generates the held-out reference corpus (agenda simulator, filtered, test recipes), simulates every profile with
-each LM simulator against the TemplateAssistant on test recipes (10% of its responses wrong by default, as in the
+each LM simulator against the TemplateAssistant on test recipes (``--split diy``: DIY tasks) (10% of its responses wrong by default, as in the
 reference corpus, so that tolerance can be observed), and evaluates the logs against the reference:
-trends low < regular < high, degeneration rates and distances. Prints one JSON object per simulator.
+trends low < regular < high, degeneration rates, distances and the language figures (invented words, pool copies,
+variety, self-repetition). Prints one JSON object per simulator.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def main() -> None:
     parser.add_argument("--assistant", default="template:0.1",
                         help="assistant spec; the default makes 10%% of responses wrong, like the reference corpus")
     parser.add_argument("--profiles", default="single", help="single (the 17) or P;P;... (for a quick look)")
+    parser.add_argument("--split", default="test", choices=("test", "diy"),
+                        help="task split of the simulated episodes (the reference always uses test recipes)")
     parser.add_argument("--reference-size", type=int, default=100, help="reference test dialogues per profile")
     parser.add_argument("--out", default="runs/lm_eval")
     args = parser.parse_args()
@@ -59,13 +62,15 @@ def main() -> None:
             logger.info("%s %s", simulator, profile)
             extra = ["--pack", args.pack] if args.pack else []
             run(["simulate", "--profile", str(profile), "--simulator", simulator, "--assistant", args.assistant,
-                 "--episodes", str(args.episodes), "--split", "test", "--seed", str(args.seed), "--log", str(log),
+                 "--episodes", str(args.episodes), "--split", args.split, "--seed", str(args.seed), "--log", str(log),
                  "--batch-size", "20", *extra])
         summary = run(["evaluate", "--logs", str(log), "--reference", str(reference), "--out",
                        str(out / f"{simulator}_report"), "--resamples", "200"])
         trends = {t: v.get("holds") for t, v in summary.get("trends", {}).items()}
         results[simulator] = {"trends": trends, "traits_ordered": sum(bool(v) for v in trends.values()),
                               "degeneration_rate": summary["degeneration_rate"],
+                              "uniqueness_rate": summary["uniqueness_rate"], "language": summary["language"],
+                              "language_by_profile": {p: e["language"] for p, e in summary["profiles"].items()},
                               "distance": {p: e["distance"] for p, e in summary["profiles"].items()},
                               "means": {p: {t: m["mean"] for t, m in e["metrics"].items()}
                                         for p, e in summary["profiles"].items()}}

@@ -12,12 +12,13 @@ import mtad_env
 from mtad_env import PackError
 from mtad_env.packs import load_pack
 from simulators.lm_simulator import LMUserSimulator, parse_action
-from simulators.prompting import build_prompt, completion_text, parse_completion
+from simulators.prompting import build_prompt, completion_text, parse_completion, prompt_text
 from training.pack_builder import TrainConfig, build_pack
 
 
 def test_micro_pack_has_tokenizer_base_17_sts_adapters_and_jts(micro_pack):
     pack = load_pack(micro_pack)
+    assert pack.prompt_format == "dialogue"
     assert len(pack.adapters) == 17 and "regular" in pack.adapters
     assert (micro_pack / "adapters" / "verbosity=high" / "adapter_model.safetensors").exists()
     assert (micro_pack / "jts" / "adapter_config.json").exists()
@@ -123,7 +124,7 @@ def _stop_probability(lm, adapter: str, prompts: list[str]) -> float:
     lm.model.set_adapter(adapter)
     with torch.no_grad():
         return float(np.mean([float(lm.model(input_ids=torch.tensor([lm.tokenizer(p, add_special_tokens=False)
-                                                                     ["input_ids"][-192:]])).logits[0, -1]
+                                                                     ["input_ids"][-768:]])).logits[0, -1]
                                              .softmax(-1)[stop_ids].sum()) for p in prompts]))
 
 
@@ -143,7 +144,8 @@ def test_shipped_tolerance_adapters_react_to_system_errors():
         dialog = generate_dialogue(user, tasks[seed % len(tasks)], mtad_env.Profile(), np.random.default_rng(seed),
                                    GenerationConfig(error_rate=0.3))["dialog"]
         for t in range(1, len(dialog)):
-            (after_error if turn_had_error(dialog[t - 1]) else elsewhere).append(build_prompt(dialog[:t], None))
+            prompt = prompt_text(dialog[:t], None, lm.pack.prompt_format)
+            (after_error if turn_had_error(dialog[t - 1]) else elsewhere).append(prompt)
     after_error, elsewhere = after_error[:60], elsewhere[:60]
     assert len(after_error) == len(elsewhere) == 60
     low_after, low_elsewhere = (_stop_probability(lm, "tolerance=low", p) for p in (after_error, elsewhere))

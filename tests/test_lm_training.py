@@ -99,3 +99,13 @@ def test_training_resumed_from_a_checkpoint_ends_where_an_uninterrupted_run_ends
     assert len(calls) == 1  # only step 9 was run
     for a, b, c in zip(straight.parameters(), interrupted.parameters(), resumed.parameters()):
         assert torch.equal(a, b) and torch.allclose(a, c, atol=1e-6)
+
+
+def test_bench_train_measures_both_recipes_on_the_same_model_shape():
+    from evaluation.train_benchmarks import bench_train
+
+    result = bench_train(seconds=0.1, rounds=2, dialogues_per_profile=1, preset_name="micro")["train"]
+    assert result["window_target_tokens_per_s"] > 0 and result["dialogue_target_tokens_per_s"] > 0
+    assert result["speedup"] == pytest.approx(
+        result["dialogue_target_tokens_per_s"] / result["window_target_tokens_per_s"], rel=0.5)
+    assert result["rounds"] == 2
