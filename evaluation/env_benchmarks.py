@@ -20,11 +20,12 @@ def turns_per_second(env, seconds: float) -> float:
     return turns / (time.perf_counter() - start)
 
 
-def turn_cache_rates(seconds: float, rounds: int = 3) -> dict[str, float]:
+def turn_cache_rates(seconds: float, rounds: int = 3, pack: str | None = None) -> dict[str, float]:
     """STS user turns per second one dialogue at a time, with and without the cross-turn cache, over the same
     episodes (the cache does not change a dialogue), rounds interleaved; the speedup is the median of the
     within-round ratios."""
-    envs = {cache: make(simulator="sts", assistant="template", split="test", seed=0, cache_turns=cache)
+    envs = {cache: make(profile="regular", simulator="sts", assistant="template", split="test", seed=0,
+                        cache_turns=cache, pack=pack)
             for cache in (True, False)}
     rollout(envs[True], seed=0)
     start, episodes = time.perf_counter(), 0
