@@ -1,6 +1,8 @@
 """The mtad-env command line: the DESIGN §8 contract, JSON keys, and one-line exit-2 errors on bad input."""
 
 import json
+import os
+import stat
 import subprocess
 import sys
 
@@ -10,8 +12,10 @@ TRAITS = ["engagement", "cooperativeness", "exploration", "tolerance", "verbosit
           "repetition"]
 
 
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "mtad_env", *args], capture_output=True, text=True, timeout=300)
+def run(*args, umask=None):
+    preexec = None if umask is None else (lambda: os.umask(umask))
+    return subprocess.run([sys.executable, "-m", "mtad_env", *args], capture_output=True, text=True, timeout=300,
+                          preexec_fn=preexec)
 
 
 def test_generate_then_stats_json(tmp_path):
@@ -87,3 +91,11 @@ def test_bad_input_in_a_real_process_prints_no_traceback(args):
 def test_every_subcommand_has_help():
     for sub in ("generate", "stats", "simulate", "bench"):
         assert run(sub, "--help").returncode == 0
+
+
+def test_written_corpus_files_get_the_umask_permissions(tmp_path):
+    out = tmp_path / "corpus"
+    assert run("generate", "--profiles", "regular", "--n-train", "2", "--out", str(out), umask=0o022).returncode == 0
+    written = [p for p in out.rglob("*") if p.is_file()]
+    assert {"report.json", "manifest.json"} <= {p.name for p in written}
+    assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in written} == {oct(0o644)}
