@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from agents.base import Assistant
-from mtad_env.errors import unknown
+from mtad_env.errors import InvalidValueError, unknown
 from mtad_env.intents import INTENTS
 from mtad_env.observations import parse_task_text
 from mtad_env.system_acts import TaskState, act_index, choose_act, render
@@ -37,7 +37,8 @@ class TemplateAssistant(Assistant):
         if mode not in ("text", "acts"):
             raise unknown("assistant mode", mode, ("text", "acts"))
         if not 0.0 <= error_rate <= 1.0:
-            raise ValueError(f"error_rate={error_rate!r} must be in [0, 1]")
+            raise InvalidValueError(f"error_rate={error_rate!r} must be a share in [0, 1], e.g. 0.1 for one "
+                                    "deliberately wrong response in ten")
         self.error_rate, self.mode = error_rate, mode
         self.rng = np.random.default_rng(seed)
         self._task_cache: dict[str, Any] = {}

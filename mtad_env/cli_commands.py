@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import math
+from collections.abc import Callable
 
 from mtad_env.cli import emit, subcommand
 from mtad_env.errors import InvalidValueError
@@ -13,14 +14,22 @@ _COMMAND_MODULES: tuple[str, ...] = ("training.cli_train", "training.adapter_tra
                                      "evaluation.cli_suite", "evaluation.cli_judge", "mtad_env.cli_doctor")
 
 
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 0")
-    return value
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``minimum``, refused in one line naming the value."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} must be >= {minimum}")
+        return value
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
+_nonneg_int = _int_at_least(0)
+_positive_int = _int_at_least(1)
 
 
 def add_arguments(sub: argparse._SubParsersAction) -> None:
@@ -55,6 +64,9 @@ def run_generate(args: argparse.Namespace) -> int:
     from mtad_env.profiles import profile_set
     from simulators.corpus import CorpusGenerator, CorpusSpec
 
+    if not (args.n_train or args.n_valid or args.n_test):
+        raise InvalidValueError("--n-train, --n-valid and --n-test are all 0, so there is nothing to generate; "
+                                "give at least one of them N > 0")
     profiles = tuple(str(p) for p in profile_set(args.profiles))
     spec = CorpusSpec(profiles, (("train", args.n_train), ("valid", args.n_valid), ("test", args.n_test)),
                       seed=args.seed, tasks_dir=args.tasks, utterances=args.utterances)
@@ -101,25 +113,42 @@ def run_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+LM_SIMULATORS: tuple[str, ...] = ("sts", "jts", "mtad", "mtad-la", "sampling")
+MIXING_SIMULATORS: tuple[str, ...] = ("mtad", "mtad-la", "sampling")  # the ones that weigh several adapters
+
+
 def add_simulate_arguments(sub: argparse._SubParsersAction) -> None:
     """Arguments of ``simulate``."""
     s = sub.add_parser("simulate", help="run episodes of a simulated user against an assistant")
     s.add_argument("--profile", default=None, help="profile (canonical or alias); default: sampled per episode")
-    s.add_argument("--simulator", default="agenda", help="agenda | sts | jts | mtad | mtad-la | sampling")
+    s.add_argument("--simulator", default="agenda", help="agenda | " + " | ".join(LM_SIMULATORS))
     s.add_argument("--weights", default=None, help="mTAD adapter weights w1,w2,...")
     s.add_argument("--assistant", default="template", help="template | planllm:PATH | http:URL")
-    s.add_argument("--episodes", type=_nonneg_int, default=3)
+    s.add_argument("--episodes", type=_positive_int, default=3)
     s.add_argument("--split", default="test", choices=("train", "valid", "test", "diy"))
     s.add_argument("--tasks", default=None, help="task folder instead of the shipped tasks")
     s.add_argument("--pack", default=None, help="model pack folder for LM simulators")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--max-turns", type=int, default=20)
+    s.add_argument("--max-turns", type=_positive_int, default=20)
     s.add_argument("--log", default=None, help="append episodes to this .jsonl file")
-    s.add_argument("--batch-size", type=int, default=None,
+    s.add_argument("--batch-size", type=_positive_int, default=None,
                    help="episodes run in lockstep (LM users decode together); default 16 for LM simulators, 1 else")
     s.add_argument("--resume", action="store_true",
                    help="keep the episodes already in --log (after a kill) and run only the missing ones")
     s.add_argument("--json", action="store_true", help="print only the summary as one JSON object")
+
+
+def check_simulate_options(args: argparse.Namespace) -> None:
+    """Refuse options that would be accepted and then do nothing, naming the option and the fix."""
+    if args.pack and args.simulator == "agenda":
+        raise InvalidValueError(f"--pack {args.pack!r} has no effect with --simulator agenda (it uses no model); "
+                                f"drop --pack, or choose an LM simulator: {', '.join(LM_SIMULATORS)}")
+    if args.weights and args.simulator in ("agenda", "sts", "jts"):
+        raise InvalidValueError(f"--weights {args.weights!r} has no effect with --simulator {args.simulator} "
+                                f"(it mixes no adapters); drop --weights, or choose one of "
+                                f"{', '.join(MIXING_SIMULATORS)}")
+    if args.resume and not args.log:
+        raise InvalidValueError("--resume needs --log FILE.jsonl: the log whose episodes it keeps")
 
 
 def summarise_episodes(records: list[dict]) -> dict:
@@ -147,6 +176,7 @@ def summarise_episodes(records: list[dict]) -> dict:
 def run_simulate(args: argparse.Namespace) -> int:
     from mtad_env.episode_runs import run_episodes
 
+    check_simulate_options(args)
     options = {"weights": args.weights} if args.weights else {}
     if args.pack:
         options["pack"] = args.pack

@@ -18,6 +18,14 @@ def run(*args, umask=None):
                           preexec_fn=preexec)
 
 
+def one_line_error(done, *fragments):
+    """``done`` exited 2 with exactly one stderr line that holds every fragment."""
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, (done.returncode, done.stderr)
+    assert all(f in lines[0] for f in fragments), lines[0]
+    return lines[0]
+
+
 def test_generate_then_stats_json(tmp_path):
     out = tmp_path / "corpus"
     done = run("generate", "--profiles", "regular;Verbose", "--n-train", "20", "--seed", "1", "--out", str(out),
@@ -91,6 +99,25 @@ def test_bad_input_in_a_real_process_prints_no_traceback(args):
 def test_every_subcommand_has_help():
     for sub in ("generate", "stats", "simulate", "bench"):
         assert run(sub, "--help").returncode == 0
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (("simulate", "--assistant", "template:1.5", "--episodes", "1"), ("'1.5'", "[0, 1]", "template:0.1")),
+    (("simulate", "--assistant", "template:-0.1", "--episodes", "1"), ("'-0.1'", "[0, 1]", "template:0.1")),
+    (("simulate", "--simulator", "agenda", "--pack", "/nope"), ("--pack '/nope'", "agenda", "drop --pack")),
+    (("simulate", "--simulator", "agenda", "--weights", "0.7,0.3"), ("--weights '0.7,0.3'", "drop --weights")),
+    (("simulate", "--simulator", "sts", "--weights", "0.7,0.3"), ("--weights '0.7,0.3'", "mtad, mtad-la")),
+    (("simulate", "--batch-size", "0"), ("--batch-size", "0 must be >= 1")),
+    (("simulate", "--episodes", "0"), ("--episodes", "0 must be >= 1")),
+    (("simulate", "--max-turns", "0"), ("--max-turns", "0 must be >= 1")),
+    (("simulate", "--resume"), ("--resume needs --log",)),
+    (("generate", "--out", "x"), ("nothing to generate", "--n-train")),
+])
+def test_options_that_would_do_nothing_or_crash_exit_2_in_one_line(tmp_path, args, fragments):
+    done = subprocess.run([sys.executable, "-m", "mtad_env", *args], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)
+    one_line_error(done, *fragments)
+    assert not (tmp_path / "x").exists()
 
 
 def test_written_corpus_files_get_the_umask_permissions(tmp_path):
