@@ -120,6 +120,15 @@ def test_options_that_would_do_nothing_or_crash_exit_2_in_one_line(tmp_path, arg
     assert not (tmp_path / "x").exists()
 
 
+def test_no_command_and_a_misspelt_one_name_the_program_once():
+    line = one_line_error(run(), "no command given", "simulate")
+    assert line.startswith("mtad-env: error:")
+    line = one_line_error(run("simulat"), "unknown command 'simulat'", "did you mean 'simulate'?")
+    assert line.startswith("mtad-env: error:")
+    line = one_line_error(run("simulate", "--split", "tst"), "invalid choice: 'tst'", "did you mean 'test'?")
+    assert line.startswith("mtad-env simulate: error:")
+
+
 def test_written_corpus_files_get_the_umask_permissions(tmp_path):
     out = tmp_path / "corpus"
     assert run("generate", "--profiles", "regular", "--n-train", "2", "--out", str(out), umask=0o022).returncode == 0
