@@ -18,11 +18,31 @@ from mtad_env.errors import MtadError, choices_message
 
 logger = logging.getLogger("mtad_env")
 Handler = Callable[[argparse.Namespace], int]
+DESCRIPTION = ("User simulation for Conversational Task Assistants: corpora, simulated dialogues, LM user "
+               "simulators and their evaluation.")
+EPILOG = ("`mtad-env COMMAND --help` lists a command's options. Every command exits 0 on success and 2 with one "
+          "line on bad input; --json prints one JSON object on stdout, progress goes to stderr.")
 _HANDLERS: dict[str, Handler] = {}
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Help text that ends with ``(default: X)`` for every option whose default is a value (not None/False)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if "%(default)" in text or default is None or default is False or default == argparse.SUPPRESS \
+                or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse with the CLI contract: one-line errors, exit 2, a suggestion for a misspelt choice."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # one line, exit 2, no usage dump
         sys.stderr.write(f"{self.prog}: error: {message}\n")
@@ -71,11 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
     """The argparse tree of every subcommand."""
     from mtad_env import cli_commands
 
-    parser = _Parser(prog="mtad-env", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="mtad-env", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level on stderr")
     # not required=True: argparse's message for a missing command lists no commands; main() does
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     cli_commands.add_arguments(sub)
+    for choice in sub._choices_actions:  # `mtad-env COMMAND --help` opens with the line `mtad-env --help` shows
+        command = sub.choices[choice.dest]
+        command.description = command.description or choice.help
     return parser
 
 

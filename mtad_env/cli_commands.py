@@ -35,27 +35,36 @@ _positive_int = _int_at_least(1)
 def add_arguments(sub: argparse._SubParsersAction) -> None:
     """Add every subcommand's parser to ``sub``."""
     g = sub.add_parser("generate", help="profile-aware corpus (Algorithm 1 + filtering), resumable")
-    g.add_argument("--profiles", default="single", help="single | multi | all | P[;P...]")
+    g.add_argument("--profiles", default="single", metavar="SET",
+                   help="single (Regular + every trait low/high) | multi (the 14 multi-trait profiles) | all | "
+                        "P[;P...] (profiles, e.g. 'Patient;verbosity=low')")
     for split in ("train", "valid", "test"):
-        g.add_argument(f"--n-{split}", type=_nonneg_int, default=0, help=f"accepted {split} dialogues per profile")
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--out", required=True, help="output folder (re-run with the same arguments to resume)")
-    g.add_argument("--tasks", default=None, help="task folder with train/valid/test sub-folders")
-    g.add_argument("--utterances", default=None, help="utterance pool JSON file")
+        g.add_argument(f"--n-{split}", type=_nonneg_int, default=0, metavar="N",
+                       help=f"accepted {split} dialogues per profile")
+    g.add_argument("--seed", type=int, default=0, metavar="S", help="seed of every dialogue (same seed, same corpus)")
+    g.add_argument("--out", required=True, metavar="DIR",
+                   help="output folder (re-run with the same arguments to resume)")
+    g.add_argument("--tasks", default=None, metavar="DIR", help="task folder with train/valid/test sub-folders "
+                                                                "(default: the shipped tasks)")
+    g.add_argument("--utterances", default=None, metavar="FILE",
+                   help="utterance pool JSON file (default: the shipped pool)")
     g.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
     s = sub.add_parser("stats", help="Table 13 analog: mean/std of the 8 identifying metrics per profile")
-    s.add_argument("dir", help="a corpus folder written by `generate`")
-    s.add_argument("--split", default=None, choices=("train", "valid", "test"))
-    s.add_argument("--json", action="store_true")
+    s.add_argument("dir", metavar="DIR", help="a corpus folder written by `generate`")
+    s.add_argument("--split", default=None, choices=("train", "valid", "test"),
+                   help="only this split (default: all splits together)")
+    s.add_argument("--json", action="store_true", help="print the statistics as one JSON object")
 
     add_simulate_arguments(sub)
     for module in _COMMAND_MODULES:  # subcommands that live beside the code they drive
         importlib.import_module(module).add_arguments(sub)
 
     b = sub.add_parser("bench", help="benchmarks that print measured figures")
-    b.add_argument("what", choices=("decode", "env", "generate"))
-    b.add_argument("--json", action="store_true")
+    b.add_argument("what", choices=("decode", "env", "generate"),
+                   help="decode: mTAD engine speed; env: turns/s through the PettingZoo API; "
+                        "generate: Algorithm 1 dialogues/s")
+    b.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     b.add_argument("--seconds", type=float, default=5.0, help="time budget per measurement")
 
 
@@ -120,18 +129,27 @@ MIXING_SIMULATORS: tuple[str, ...] = ("mtad", "mtad-la", "sampling")  # the ones
 def add_simulate_arguments(sub: argparse._SubParsersAction) -> None:
     """Arguments of ``simulate``."""
     s = sub.add_parser("simulate", help="run episodes of a simulated user against an assistant")
-    s.add_argument("--profile", default=None, help="profile (canonical or alias); default: sampled per episode")
-    s.add_argument("--simulator", default="agenda", help="agenda | " + " | ".join(LM_SIMULATORS))
-    s.add_argument("--weights", default=None, help="mTAD adapter weights w1,w2,...")
-    s.add_argument("--assistant", default="template", help="template | planllm:PATH | http:URL")
-    s.add_argument("--episodes", type=_positive_int, default=3)
-    s.add_argument("--split", default="test", choices=("train", "valid", "test", "diy"))
-    s.add_argument("--tasks", default=None, help="task folder instead of the shipped tasks")
-    s.add_argument("--pack", default=None, help="model pack folder for LM simulators")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--max-turns", type=_positive_int, default=20)
-    s.add_argument("--log", default=None, help="append episodes to this .jsonl file")
-    s.add_argument("--batch-size", type=_positive_int, default=None,
+    s.add_argument("--profile", default=None, metavar="P",
+                   help="profile, canonical or alias (e.g. 'Patient & Concise', 'engagement=high'); "
+                        "default: sampled per episode")
+    s.add_argument("--simulator", default="agenda", metavar="NAME", help="agenda | " + " | ".join(LM_SIMULATORS))
+    s.add_argument("--weights", default=None, metavar="W1,W2,...",
+                   help="adapter weights, one per non-neutral trait of the profile, for "
+                        f"{', '.join(MIXING_SIMULATORS)} (default: uniform)")
+    s.add_argument("--assistant", default="template", metavar="SPEC",
+                   help="template | template:ERROR_RATE (a share in [0, 1] of deliberately wrong responses) | "
+                        "planllm:PATH | http:URL")
+    s.add_argument("--episodes", type=_positive_int, default=3, metavar="N", help="episodes to run")
+    s.add_argument("--split", default="test", choices=("train", "valid", "test", "diy"),
+                   help="task split the episodes draw from")
+    s.add_argument("--tasks", default=None, metavar="DIR", help="task folder instead of the shipped tasks")
+    s.add_argument("--pack", default=None, metavar="DIR",
+                   help="model pack folder for the LM simulators (default: the shipped pack)")
+    s.add_argument("--seed", type=int, default=0, metavar="S", help="episode i is reset with seed S + i")
+    s.add_argument("--max-turns", type=_positive_int, default=20, metavar="N",
+                   help="user turns before an episode is cut")
+    s.add_argument("--log", default=None, metavar="FILE.jsonl", help="append episodes to this .jsonl file")
+    s.add_argument("--batch-size", type=_positive_int, default=None, metavar="B",
                    help="episodes run in lockstep (LM users decode together); default 16 for LM simulators, 1 else")
     s.add_argument("--resume", action="store_true",
                    help="keep the episodes already in --log (after a kill) and run only the missing ones")

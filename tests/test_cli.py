@@ -135,3 +135,18 @@ def test_written_corpus_files_get_the_umask_permissions(tmp_path):
     written = [p for p in out.rglob("*") if p.is_file()]
     assert {"report.json", "manifest.json"} <= {p.name for p in written}
     assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in written} == {oct(0o644)}
+
+
+def test_every_option_has_help_text_and_shows_its_default():
+    import argparse
+
+    from mtad_env.cli import build_parser
+
+    parser = build_parser()
+    subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    missing = [f"{name} {action.dest}" for name, sub in subs.items() for action in sub._actions
+               if not action.help]
+    assert missing == []
+    text = run("simulate", "--help").stdout
+    assert "episodes to run (default: 3)" in " ".join(text.split())
+    assert "(default: 0)" in run("generate", "--help").stdout
