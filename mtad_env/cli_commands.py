@@ -82,7 +82,9 @@ def run_generate(args: argparse.Namespace) -> int:
     report = CorpusGenerator(spec, args.out).run()
     lines = [f"{split:5s} {p:50s} {r['accepted']:6d} accepted / {r['attempts']:7d} attempts "
              f"({r['acceptance_rate']:.1%})" for split, rows in report.items() for p, r in rows.items()]
-    emit({"out": args.out, "report": report}, args.json, "\n".join(lines) or "nothing to generate")
+    total = sum(r["accepted"] for rows in report.values() for r in rows.values())
+    where = f"corpus: {total} dialogues in {args.out} (their statistics: mtad-env stats {args.out})"
+    emit({"out": args.out, "report": report}, args.json, "\n".join([*lines, where]))
     return 0
 
 
@@ -105,12 +107,34 @@ def run_stats(args: argparse.Namespace) -> int:
         raise InvalidValueError(f"corpus folder {args.dir!r} holds no dialogues"
                                 + (f" in split {args.split!r}" if args.split else ""))
     stats = corpus_stats(records)
-    names = list(traits())
-    header = f"{'profile':45s} {'n':>6s} " + " ".join(f"{n[:13]:>14s}" for n in names)
-    rows = [f"{p:45s} {s['n']:6d} " + " ".join(f"{_fmt(s['metrics'][n]):>14s}" for n in names)
-            for p, s in sorted(stats.items())]
-    emit({"profiles": stats}, args.json, "\n".join([header, *rows]))
+    emit({"profiles": stats}, args.json, stats_table(stats, list(traits())))
     return 0
+
+
+def stats_table(stats: dict[str, dict], names: list[str]) -> str:
+    """The ``stats`` text table: Regular first, then each trait low before high, in the trait registry's order;
+    every column as wide as its full name."""
+    widths = [max(len(n), 14) for n in names]
+    width = max([len("profile"), *map(len, stats)])
+    header = f"{'profile':{width}s} {'n':>6s} " + " ".join(f"{n:>{w}s}" for n, w in zip(names, widths))
+    rows = [f"{p:{width}s} {stats[p]['n']:6d} "
+            + " ".join(f"{_fmt(stats[p]['metrics'][n]):>{w}s}" for n, w in zip(names, widths))
+            for p in sorted(stats, key=_profile_order)]
+    return "\n".join([header, *rows])
+
+
+def _profile_order(name: str) -> tuple:
+    """Sort key of a profile name: fewer traits first (Regular first of all), then by the traits' registry order
+    and low before high; names that do not parse (an unregistered trait) last, alphabetically."""
+    from mtad_env.profiles import Profile
+    from mtad_env.traits import INTENSITIES, traits
+
+    try:
+        profile = Profile.parse(name)
+    except InvalidValueError:
+        return (1, (), name)
+    order = list(traits())
+    return (0, (len(profile.pairs), [(order.index(t), INTENSITIES.index(i)) for t, i in profile.pairs]), name)
 
 
 @subcommand("bench")

@@ -137,6 +137,15 @@ def test_written_corpus_files_get_the_umask_permissions(tmp_path):
     assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in written} == {oct(0o644)}
 
 
+def test_generate_says_where_and_stats_shows_whole_names_regular_first(tmp_path):
+    out = tmp_path / "corpus"
+    done = run("generate", "--profiles", "verbosity=high;regular;engagement=low", "--n-train", "3", "--out", str(out))
+    assert done.returncode == 0 and f"9 dialogues in {out}" in done.stdout.splitlines()[-1]
+    header, *rows = run("stats", str(out)).stdout.splitlines()
+    assert header.split() == ["profile", "n", *TRAITS]
+    assert [r.split()[0] for r in rows] == ["regular", "engagement=low", "verbosity=high"]
+
+
 def test_every_option_has_help_text_and_shows_its_default():
     import argparse
 
