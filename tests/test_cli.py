@@ -129,6 +129,15 @@ def test_no_command_and_a_misspelt_one_name_the_program_once():
     assert line.startswith("mtad-env simulate: error:")
 
 
+def test_lm_commands_print_no_loading_bar_or_library_warning():
+    done = run("simulate", "--profile", "regular", "--simulator", "sts", "--assistant", "template", "--episodes", "1",
+               "--seed", "5", "--max-turns", "2", "--json")
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert json.loads(done.stdout)["episodes"] == 1
+    one_line_error(run("simulate", "--profile", "Patient & Concise", "--simulator", "sts", "--episodes", "1"),
+                   "STS uses one adapter")
+
+
 def test_written_corpus_files_get_the_umask_permissions(tmp_path):
     out = tmp_path / "corpus"
     assert run("generate", "--profiles", "regular", "--n-train", "2", "--out", str(out), umask=0o022).returncode == 0
