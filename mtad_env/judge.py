@@ -3,11 +3,20 @@
 Discrete acts are judged directly. Free text is read with patterns: a repeat of the last response, a shown step
 (``Step 3: ...`` at a sentence start, or a step's own words), a task-completion message, refusals, goodbyes,
 clarifications, fun facts, substitutions, definitions and answers. A wrong response is a system error.
+
+Beyond the act each intent expects (:data:`mtad_env.system_acts.EXPECTED_ACTS`), two rules follow what a person
+would call wrong:
+
+* a repeat request after a fallback refers to the response before the fallback(s): repeating "Sorry, I didn't
+  catch that" is wrong, repeating what came before it (or showing the current step) is right;
+* "yes" answers the assistant's last question: after a question proposing to stop or leave the task ("Should we
+  stop X and look for something new?") the next step is wrong, and a goodbye or a new-task clarification is right.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mtad_env.metrics import words
@@ -28,6 +37,10 @@ _PATTERNS: tuple[tuple[str, re.Pattern], ...] = tuple((act, re.compile(p, re.IGN
     ("define", r"^[\w' -]{2,40}: |\bmeans\b|\brefers to\b|\bis an? (type|kind|tool|technique)\b"),
     ("answer_question", r"good question|\byou('ll| will)? need\b|\byou will use\b"),
 ))
+
+
+_STOP_QUESTION = re.compile(r"\b(stop|quit|end|leave|abandon|switch|drop)\b[^.!?]*\?", re.IGNORECASE)
+YES_AFTER_STOP_QUESTION = frozenset({"goodbye", "clarify_new_task"})
 
 
 @dataclass(frozen=True)
@@ -77,17 +90,40 @@ def read_text(text: str, state: TaskState) -> tuple[str, int | None]:
 
 
 def is_repeat(text: str, state: TaskState) -> bool:
-    """Whether ``text`` repeats the previous system response word for word."""
-    return bool(state.last_system) and text.strip() == state.last_system.strip()
+    """Whether ``text`` repeats, word for word, the response a repeat request refers to (``state.repeatable``:
+    the last one that was not a fallback)."""
+    return bool(state.repeatable) and text.strip() == state.repeatable.strip()
+
+
+def repeatable_response(responses: Sequence[str], state: TaskState) -> str:
+    """The response a repeat request refers to among ``responses`` (oldest first): the last that does not read as
+    a fallback; "" if there is none."""
+    for text in reversed(responses):
+        if read_text(text, state)[0] != "fallback":
+            return text
+    return ""
+
+
+def _asks_to_stop(state: TaskState) -> bool:
+    """Whether the last response asks whether to stop or leave the task (the task's title aside: "Shall we get
+    back to Replace a Light Switch?" proposes no switch)."""
+    return bool(_STOP_QUESTION.search(state.last_system.replace(state.task.title, "")))
 
 
 def judge(intent: str, act: str, shown_step: int | None, state: TaskState, repeated: bool = False) -> Judgement:
     """Whether ``act`` (showing ``shown_step``) is a right response to ``intent`` in ``state``; ``repeated``
-    marks a response that repeats the previous one word for word (right for a repeat request)."""
-    if repeated and intent == "repeat":
-        return Judgement("repeat_last", shown_step, True)
+    marks a response that repeats the one a repeat request refers to (right for a repeat request). See the module
+    docstring for the rules beyond the expected acts."""
+    if intent == "repeat":
+        if repeated:
+            return Judgement("repeat_last", shown_step, True)
+        if act in NAVIGATION_ACTS:  # showing the current step (the first, before starting) is a right repeat
+            shown = target_step(act, state) if shown_step is None else shown_step
+            return Judgement(act, shown, shown == max(state.step, 0))
     if intent not in EXPECTED_ACTS:  # a degenerate user turn: any polite response is fine
         return Judgement(act, shown_step, act in {"fallback", "acknowledge", "redirect"})
+    if intent == "yes" and _asks_to_stop(state):
+        return Judgement(act, shown_step, act in YES_AFTER_STOP_QUESTION)
     expected = EXPECTED_ACTS[intent]
     canonical = CANONICAL_ACT[intent]
     if canonical in NAVIGATION_ACTS and act in NAVIGATION_ACTS:

@@ -44,13 +44,16 @@ _OPENERS = ("Sure!", "Okay.", "Great.", "Alright!", "Here you go.", "Of course."
 
 @dataclass(frozen=True)
 class TaskState:
-    """Where the dialogue stands on the task: the shown step (-1 before starting) and what was said last."""
+    """Where the dialogue stands on the task: the shown step (-1 before starting), what was said last, and the
+    last response a repeat request refers to (``repeatable``: the last one that was not a fallback, since "repeat
+    that" after "Sorry, I didn't catch that" asks for what came before it)."""
 
     task: Task
     step: int = -1
     completed: bool = False
     last_system: str = ""
     history_steps: tuple[int, ...] = field(default=())
+    repeatable: str = ""
 
     @property
     def n_steps(self) -> int:
@@ -83,7 +86,8 @@ def advance(state: TaskState, act: str, text: str) -> TaskState:
     step = target_step(act, state)
     completed = state.completed or step >= state.n_steps
     return replace(state, step=min(step, state.n_steps - 1) if step >= 0 else step, completed=completed,
-                   last_system=text, history_steps=state.history_steps + (step,))
+                   last_system=text, history_steps=state.history_steps + (step,),
+                   repeatable=state.repeatable if act == "fallback" else text)
 
 
 def _pick(rng: np.random.Generator, options) -> str:
@@ -165,7 +169,7 @@ def render(act: str, state: TaskState, utterance: str, rng: np.random.Generator)
     if act in NAVIGATION_ACTS:
         return _show_step(state, target_step(act, state), rng)
     if act == "repeat_last":
-        return state.last_system or _show_step(state, max(state.step, 0), rng)
+        return state.repeatable or _show_step(state, max(state.step, 0), rng)
     if act == "answer_question":
         return _answer(state, utterance, rng)
     if act == "define":
@@ -175,8 +179,9 @@ def render(act: str, state: TaskState, utterance: str, rng: np.random.Generator)
     if act == "fun_fact":
         facts = load_knowledge()["fun_facts"]
         return f"Here is a fun fact: {_pick(rng, facts['diy' if state.task.data_source == 'diy' else 'cooking'])}"
-    if act == "clarify_new_task":
-        return f"It sounds like you want a different task. Should we stop {title} and look for something new?"
+    if act == "clarify_new_task":  # a question that "yes" answers with the next step, as the user simulator expects
+        return f"It sounds like you want a different task, but I can only guide you through {title} here. " \
+               "Shall we carry on with it?"
     if act == "redirect":
         return f"{_pick(rng, ('Thanks!', 'That is kind of you.', 'Ha, nice.'))} Shall we get back to {title}?"
     if act == "refuse":
