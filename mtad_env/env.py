@@ -25,7 +25,7 @@ The user's action is `{"intent": index into mtad_env.intents.INTENTS (16 = degen
 ## Judging
 Each assistant response is read as one of the system acts (a free-text response by patterns, see
 `mtad_env.judge`) and is correct when it is an act the user's intent expects (`mtad_env.system_acts.EXPECTED_ACTS`:
-the right step for navigation, an answer for a question, a refusal for a sensitive request, ...), with two rules
+the right step for navigation, an answer for a question, a refusal for a sensitive request, ...), with three rules
 for what a person would call wrong even when the act fits:
 * repeat after a fallback: "repeat that" refers to the last response that was not a fallback, so repeating
   "Sorry, I didn't catch that" is wrong, and repeating the response before it (or showing the current step, the
@@ -34,7 +34,10 @@ for what a person would call wrong even when the act fits:
   clarification asks a question that "yes" answers that way ("It sounds like you want a different task, but I can
   only guide you through X here. Shall we carry on with it?"); after a question proposing to stop or leave the
   task ("Should we stop X and look for something new?") a next step is wrong, a goodbye or a new-task clarification
-  right.
+  right;
+* definitions stay in the task's domain: the template looks terms up only in the task's domain glossary (cooking
+  for recipes, DIY for DIY tasks; `mtad_env/data/knowledge/definition_domains.json`), and a definition of a term
+  that only the other domain's glossary holds, and that the task never uses, is wrong.
 The template assistant (`assistant="template"`) is right by these rules on every turn unless an `error_rate` forces
 a wrong act.
 
@@ -231,7 +234,7 @@ class CTAEnv(AECEnv):
             shown = None
         else:
             act, shown = read_text(text, state)
-        verdict = judge(pending["intent"], act, shown, state, repeated=is_repeat(text, state))
+        verdict = judge(pending["intent"], act, shown, state, repeated=is_repeat(text, state), text=text)
         self._state = self._advance(act, verdict.shown_step, text)
         self._last_act = act_index(act) if act in ACTS else None
         predicted = pending["_shown_intent"][0]

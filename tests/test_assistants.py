@@ -166,6 +166,20 @@ def test_template_new_task_clarification_is_a_question_yes_answers_with_the_next
     assert "Step 2:" in response and error is False
 
 
+@pytest.mark.parametrize("split, utterance, starts, absent", [
+    ("test", "what's a pan", "Pan: ", None),
+    ("test", "what does gfci mean", "I am not sure which term you mean.", "gfci"),
+    ("test", "how do i stir fry", "Stir-fry: ", None),
+    ("diy", "what does saute mean", "I am not sure which term you mean.", "saute"),
+    ("diy", "what's grout", "Grout: ", None),
+])
+def test_template_defines_only_terms_of_the_task_domain(split, utterance, starts, absent):
+    env, _ = _started(split)
+    response, error = _step(env, "definition", utterance)
+    assert response.startswith(starts) and error is False, response
+    assert absent is None or absent not in response.lower()
+
+
 @pytest.mark.parametrize("split", ["test", "diy"])
 def test_template_is_right_on_every_turn_even_between_forced_fallbacks(split):
     template = TemplateAssistant(seed=0)

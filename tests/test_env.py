@@ -302,3 +302,15 @@ def test_yes_after_a_question_proposing_to_stop_is_not_a_next_step():
     env = _started()
     _answer(env, "new_task", "can we cook something else", question)
     assert _answer(env, "yes", "sure", "Okay, stopping here. Bye!") is False
+
+
+@pytest.mark.parametrize("split, response, error", [
+    ("test", "I am not sure which term you mean. For example, gfci means: a ground-fault outlet.", True),
+    ("test", "Gfci: A ground-fault circuit interrupter outlet.", True),
+    ("test", "Saute: To cook food quickly in a little fat.", False),
+    ("diy", "Saute: To cook food quickly in a little fat.", True),
+    ("diy", "Grout: A paste that fills the joints between tiles.", False),
+])
+def test_a_definition_from_the_other_domain_is_wrong(split, response, error):
+    env = _started(split)
+    assert _answer(env, "definition", "what's a pan", response) is error
