@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -36,7 +37,10 @@ def build_assistant(spec: str | Assistant, mode: str = "text", seed: int | None 
         try:
             rate = float(arg) if arg else 0.0
         except ValueError:
-            raise InvalidValueError(f"template error rate {arg!r} must be a number in [0, 1]") from None
+            rate = math.nan
+        if not 0.0 <= rate <= 1.0:
+            raise InvalidValueError(f"assistant {spec!r}: the error rate {arg!r} must be a number in [0, 1], "
+                                    "e.g. template:0.1 (one deliberately wrong response in ten)")
         return TemplateAssistant(error_rate=rate, mode=mode, seed=seed)
     if kind == "planllm" and arg:
         from agents.planllm import PlanLLMAssistant

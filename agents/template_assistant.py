@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from agents.base import Assistant
-from mtad_env.errors import unknown
+from mtad_env.errors import InvalidValueError, unknown
 from mtad_env.intents import INTENTS
+from mtad_env.judge import repeatable_response
 from mtad_env.observations import parse_task_text
 from mtad_env.system_acts import TaskState, act_index, choose_act, render
 
@@ -37,7 +39,8 @@ class TemplateAssistant(Assistant):
         if mode not in ("text", "acts"):
             raise unknown("assistant mode", mode, ("text", "acts"))
         if not 0.0 <= error_rate <= 1.0:
-            raise ValueError(f"error_rate={error_rate!r} must be in [0, 1]")
+            raise InvalidValueError(f"error_rate={error_rate!r} must be a share in [0, 1], e.g. 0.1 for one "
+                                    "deliberately wrong response in ten")
         self.error_rate, self.mode = error_rate, mode
         self.rng = np.random.default_rng(seed)
         self._task_cache: dict[str, Any] = {}
@@ -53,9 +56,9 @@ class TemplateAssistant(Assistant):
             task = self._task_cache[text] = parse_task_text(text)
             if len(self._task_cache) > 256:
                 self._task_cache = {text: task}
-        last = observation["history"].rsplit("SYSTEM: ", 1)
-        last_system = last[1].split("\nUSER: ")[0] if len(last) == 2 else ""
-        return TaskState(task, step=int(observation["step"]) - 1, last_system=last_system)
+        responses = [chunk.split("\nUSER: ")[0] for chunk in observation["history"].split("SYSTEM: ")[1:]]
+        state = TaskState(task, step=int(observation["step"]) - 1, last_system=responses[-1] if responses else "")
+        return replace(state, repeatable=repeatable_response(responses, state))
 
     def __call__(self, observation: dict[str, Any]) -> Any:
         intent_index = int(observation["intent"])

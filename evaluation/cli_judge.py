@@ -33,7 +33,8 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     j.add_argument("--logs", nargs="+", required=True, metavar="FILE.jsonl",
                    help="episode logs written by `simulate --log` or corpus split files/folders")
     j.add_argument("--judge", required=True, metavar="SPEC", help="http:URL (OpenAI-compatible) | hf:PATH")
-    j.add_argument("--task", required=True, choices=("quality", "ranking"))
+    j.add_argument("--task", required=True, choices=("quality", "ranking"),
+                   help="quality: score system responses 0-2; ranking: order dialogues by a trait")
     j.add_argument("--human", default=None, metavar="FILE.csv", help="human labels: item_id,label[,annotator]")
     j.add_argument("--out", required=True, metavar="FILE.json", help="where to write the labels and figures")
     j.add_argument("--turns", default="all", choices=("all", "last"), help="quality: which responses to score")
@@ -41,7 +42,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     j.add_argument("--max-items", type=int, default=None, help="judge a seeded sample of at most N items")
     j.add_argument("--seed", type=int, default=0, help="seed of the dialogue order and of --max-items")
     j.add_argument("--model", default="gpt-4o-2024-05-13", help="model name sent to an http judge")
-    j.add_argument("--max-new-tokens", type=int, default=128)
+    j.add_argument("--max-new-tokens", type=int, default=128, help="tokens a judge may generate per answer")
     j.add_argument("--timeout", type=float, default=60.0, help="seconds per HTTP request")
     j.add_argument("--retries", type=int, default=2, help="extra HTTP attempts on 5xx/429/connection errors")
     j.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import math
+from collections.abc import Callable
 
 from mtad_env.cli import emit, subcommand
 from mtad_env.errors import InvalidValueError
@@ -13,40 +14,57 @@ _COMMAND_MODULES: tuple[str, ...] = ("training.cli_train", "training.adapter_tra
                                      "evaluation.cli_suite", "evaluation.cli_judge", "mtad_env.cli_doctor")
 
 
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 0")
-    return value
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``minimum``, refused in one line naming the value."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} must be >= {minimum}")
+        return value
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
+_nonneg_int = _int_at_least(0)
+_positive_int = _int_at_least(1)
 
 
 def add_arguments(sub: argparse._SubParsersAction) -> None:
     """Add every subcommand's parser to ``sub``."""
     g = sub.add_parser("generate", help="profile-aware corpus (Algorithm 1 + filtering), resumable")
-    g.add_argument("--profiles", default="single", help="single | multi | all | P[;P...]")
+    g.add_argument("--profiles", default="single", metavar="SET",
+                   help="single (Regular + every trait low/high) | multi (the 14 multi-trait profiles) | all | "
+                        "P[;P...] (profiles, e.g. 'Patient;verbosity=low')")
     for split in ("train", "valid", "test"):
-        g.add_argument(f"--n-{split}", type=_nonneg_int, default=0, help=f"accepted {split} dialogues per profile")
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--out", required=True, help="output folder (re-run with the same arguments to resume)")
-    g.add_argument("--tasks", default=None, help="task folder with train/valid/test sub-folders")
-    g.add_argument("--utterances", default=None, help="utterance pool JSON file")
+        g.add_argument(f"--n-{split}", type=_nonneg_int, default=0, metavar="N",
+                       help=f"accepted {split} dialogues per profile")
+    g.add_argument("--seed", type=int, default=0, metavar="S", help="seed of every dialogue (same seed, same corpus)")
+    g.add_argument("--out", required=True, metavar="DIR",
+                   help="output folder (re-run with the same arguments to resume)")
+    g.add_argument("--tasks", default=None, metavar="DIR", help="task folder with train/valid/test sub-folders "
+                                                                "(default: the shipped tasks)")
+    g.add_argument("--utterances", default=None, metavar="FILE",
+                   help="utterance pool JSON file (default: the shipped pool)")
     g.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
     s = sub.add_parser("stats", help="Table 13 analog: mean/std of the 8 identifying metrics per profile")
-    s.add_argument("dir", help="a corpus folder written by `generate`")
-    s.add_argument("--split", default=None, choices=("train", "valid", "test"))
-    s.add_argument("--json", action="store_true")
+    s.add_argument("dir", metavar="DIR", help="a corpus folder written by `generate`")
+    s.add_argument("--split", default=None, choices=("train", "valid", "test"),
+                   help="only this split (default: all splits together)")
+    s.add_argument("--json", action="store_true", help="print the statistics as one JSON object")
 
     add_simulate_arguments(sub)
     for module in _COMMAND_MODULES:  # subcommands that live beside the code they drive
         importlib.import_module(module).add_arguments(sub)
 
     b = sub.add_parser("bench", help="benchmarks that print measured figures")
-    b.add_argument("what", choices=("decode", "env", "generate", "train"))
-    b.add_argument("--json", action="store_true")
+    b.add_argument("what", choices=("decode", "env", "generate", "train"),
+                   help="decode: mTAD engine speed; env: turns/s through the PettingZoo API; "
+                        "generate: Algorithm 1 dialogues/s; train: target tokens/s of the two training recipes")
+    b.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     b.add_argument("--seconds", type=float, default=5.0, help="time budget per measurement")
 
 
@@ -55,13 +73,18 @@ def run_generate(args: argparse.Namespace) -> int:
     from mtad_env.profiles import profile_set
     from simulators.corpus import CorpusGenerator, CorpusSpec
 
+    if not (args.n_train or args.n_valid or args.n_test):
+        raise InvalidValueError("--n-train, --n-valid and --n-test are all 0, so there is nothing to generate; "
+                                "give at least one of them N > 0")
     profiles = tuple(str(p) for p in profile_set(args.profiles))
     spec = CorpusSpec(profiles, (("train", args.n_train), ("valid", args.n_valid), ("test", args.n_test)),
                       seed=args.seed, tasks_dir=args.tasks, utterances=args.utterances)
     report = CorpusGenerator(spec, args.out).run()
     lines = [f"{split:5s} {p:50s} {r['accepted']:6d} accepted / {r['attempts']:7d} attempts "
              f"({r['acceptance_rate']:.1%})" for split, rows in report.items() for p, r in rows.items()]
-    emit({"out": args.out, "report": report}, args.json, "\n".join(lines) or "nothing to generate")
+    total = sum(r["accepted"] for rows in report.values() for r in rows.values())
+    where = f"corpus: {total} dialogues in {args.out} (their statistics: mtad-env stats {args.out})"
+    emit({"out": args.out, "report": report}, args.json, "\n".join([*lines, where]))
     return 0
 
 
@@ -84,12 +107,34 @@ def run_stats(args: argparse.Namespace) -> int:
         raise InvalidValueError(f"corpus folder {args.dir!r} holds no dialogues"
                                 + (f" in split {args.split!r}" if args.split else ""))
     stats = corpus_stats(records)
-    names = list(traits())
-    header = f"{'profile':45s} {'n':>6s} " + " ".join(f"{n[:13]:>14s}" for n in names)
-    rows = [f"{p:45s} {s['n']:6d} " + " ".join(f"{_fmt(s['metrics'][n]):>14s}" for n in names)
-            for p, s in sorted(stats.items())]
-    emit({"profiles": stats}, args.json, "\n".join([header, *rows]))
+    emit({"profiles": stats}, args.json, stats_table(stats, list(traits())))
     return 0
+
+
+def stats_table(stats: dict[str, dict], names: list[str]) -> str:
+    """The ``stats`` text table: Regular first, then each trait low before high, in the trait registry's order;
+    every column as wide as its full name."""
+    widths = [max(len(n), 14) for n in names]
+    width = max([len("profile"), *map(len, stats)])
+    header = f"{'profile':{width}s} {'n':>6s} " + " ".join(f"{n:>{w}s}" for n, w in zip(names, widths))
+    rows = [f"{p:{width}s} {stats[p]['n']:6d} "
+            + " ".join(f"{_fmt(stats[p]['metrics'][n]):>{w}s}" for n, w in zip(names, widths))
+            for p in sorted(stats, key=_profile_order)]
+    return "\n".join([header, *rows])
+
+
+def _profile_order(name: str) -> tuple:
+    """Sort key of a profile name: fewer traits first (Regular first of all), then by the traits' registry order
+    and low before high; names that do not parse (an unregistered trait) last, alphabetically."""
+    from mtad_env.profiles import Profile
+    from mtad_env.traits import INTENSITIES, traits
+
+    try:
+        profile = Profile.parse(name)
+    except InvalidValueError:
+        return (1, (), name)
+    order = list(traits())
+    return (0, (len(profile.pairs), [(order.index(t), INTENSITIES.index(i)) for t, i in profile.pairs]), name)
 
 
 @subcommand("bench")
@@ -101,25 +146,51 @@ def run_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+LM_SIMULATORS: tuple[str, ...] = ("sts", "jts", "mtad", "mtad-la", "sampling")
+MIXING_SIMULATORS: tuple[str, ...] = ("mtad", "mtad-la", "sampling")  # the ones that weigh several adapters
+
+
 def add_simulate_arguments(sub: argparse._SubParsersAction) -> None:
     """Arguments of ``simulate``."""
     s = sub.add_parser("simulate", help="run episodes of a simulated user against an assistant")
-    s.add_argument("--profile", default=None, help="profile (canonical or alias); default: sampled per episode")
-    s.add_argument("--simulator", default="agenda", help="agenda | sts | jts | mtad | mtad-la | sampling")
-    s.add_argument("--weights", default=None, help="mTAD adapter weights w1,w2,...")
-    s.add_argument("--assistant", default="template", help="template | planllm:PATH | http:URL")
-    s.add_argument("--episodes", type=_nonneg_int, default=3)
-    s.add_argument("--split", default="test", choices=("train", "valid", "test", "diy"))
-    s.add_argument("--tasks", default=None, help="task folder instead of the shipped tasks")
-    s.add_argument("--pack", default=None, help="model pack folder for LM simulators")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--max-turns", type=int, default=20)
-    s.add_argument("--log", default=None, help="append episodes to this .jsonl file")
-    s.add_argument("--batch-size", type=int, default=None,
+    s.add_argument("--profile", default=None, metavar="P",
+                   help="profile, canonical or alias (e.g. 'Patient & Concise', 'engagement=high'); "
+                        "default: sampled per episode")
+    s.add_argument("--simulator", default="agenda", metavar="NAME", help="agenda | " + " | ".join(LM_SIMULATORS))
+    s.add_argument("--weights", default=None, metavar="W1,W2,...",
+                   help="adapter weights, one per non-neutral trait of the profile, for "
+                        f"{', '.join(MIXING_SIMULATORS)} (default: uniform)")
+    s.add_argument("--assistant", default="template", metavar="SPEC",
+                   help="template | template:ERROR_RATE (a share in [0, 1] of deliberately wrong responses) | "
+                        "planllm:PATH | http:URL")
+    s.add_argument("--episodes", type=_positive_int, default=3, metavar="N", help="episodes to run")
+    s.add_argument("--split", default="test", choices=("train", "valid", "test", "diy"),
+                   help="task split the episodes draw from")
+    s.add_argument("--tasks", default=None, metavar="DIR", help="task folder instead of the shipped tasks")
+    s.add_argument("--pack", default=None, metavar="DIR",
+                   help="model pack folder for the LM simulators (default: the shipped pack)")
+    s.add_argument("--seed", type=int, default=0, metavar="S", help="episode i is reset with seed S + i")
+    s.add_argument("--max-turns", type=_positive_int, default=20, metavar="N",
+                   help="user turns before an episode is cut")
+    s.add_argument("--log", default=None, metavar="FILE.jsonl", help="append episodes to this .jsonl file")
+    s.add_argument("--batch-size", type=_positive_int, default=None, metavar="B",
                    help="episodes run in lockstep (LM users decode together); default 16 for LM simulators, 1 else")
     s.add_argument("--resume", action="store_true",
                    help="keep the episodes already in --log (after a kill) and run only the missing ones")
     s.add_argument("--json", action="store_true", help="print only the summary as one JSON object")
+
+
+def check_simulate_options(args: argparse.Namespace) -> None:
+    """Refuse options that would be accepted and then do nothing, naming the option and the fix."""
+    if args.pack and args.simulator == "agenda":
+        raise InvalidValueError(f"--pack {args.pack!r} has no effect with --simulator agenda (it uses no model); "
+                                f"drop --pack, or choose an LM simulator: {', '.join(LM_SIMULATORS)}")
+    if args.weights and args.simulator in ("agenda", "sts", "jts"):
+        raise InvalidValueError(f"--weights {args.weights!r} has no effect with --simulator {args.simulator} "
+                                f"(it mixes no adapters); drop --weights, or choose one of "
+                                f"{', '.join(MIXING_SIMULATORS)}")
+    if args.resume and not args.log:
+        raise InvalidValueError("--resume needs --log FILE.jsonl: the log whose episodes it keeps")
 
 
 def summarise_episodes(records: list[dict], tasks: str | None = None) -> dict:
@@ -150,6 +221,7 @@ def summarise_episodes(records: list[dict], tasks: str | None = None) -> dict:
 def run_simulate(args: argparse.Namespace) -> int:
     from mtad_env.episode_runs import run_episodes
 
+    check_simulate_options(args)
     options = {"weights": args.weights} if args.weights else {}
     if args.pack:
         options["pack"] = args.pack

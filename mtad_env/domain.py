@@ -180,9 +180,11 @@ def reference_top_successors(path: str | None = None) -> dict[str, frozenset[str
 
 @lru_cache(maxsize=1)
 def load_knowledge() -> dict[str, Any]:
-    """The assistant's knowledge: ``substitutions``, ``definitions`` and ``fun_facts`` ({cooking, diy})."""
+    """The assistant's knowledge: ``substitutions``, ``definitions``, ``fun_facts`` ({cooking, diy}) and
+    ``definition_domains`` ({cooking, diy}: the defined terms of each domain)."""
     folder = DATA_DIR / "knowledge"
-    return {name: _read_json(folder / f"{name}.json") for name in ("substitutions", "definitions", "fun_facts")}
+    names = ("substitutions", "definitions", "fun_facts", "definition_domains")
+    return {name: _read_json(folder / f"{name}.json") for name in names}
 
 
 def content_hash(obj: Any) -> str:

@@ -22,6 +22,25 @@ The user's action is `{"intent": index into mtad_env.intents.INTENTS (16 = degen
 `env.user_policy(obs)` returns it from the simulator. The assistant's action is a response string, or with
 `assistant_actions="acts"` an index into `mtad_env.system_acts.ACTS` rendered by the environment's templates.
 
+## Judging
+Each assistant response is read as one of the system acts (a free-text response by patterns, see
+`mtad_env.judge`) and is correct when it is an act the user's intent expects (`mtad_env.system_acts.EXPECTED_ACTS`:
+the right step for navigation, an answer for a question, a refusal for a sensitive request, ...), with three rules
+for what a person would call wrong even when the act fits:
+* repeat after a fallback: "repeat that" refers to the last response that was not a fallback, so repeating
+  "Sorry, I didn't catch that" is wrong, and repeating the response before it (or showing the current step, the
+  first one before starting) is right;
+* yes and no answer the assistant's last question: "yes" is right with the next step, so the template's new-task
+  clarification asks a question that "yes" answers that way ("It sounds like you want a different task, but I can
+  only guide you through X here. Shall we carry on with it?"); after a question proposing to stop or leave the
+  task ("Should we stop X and look for something new?") a next step is wrong, a goodbye or a new-task clarification
+  right;
+* definitions stay in the task's domain: the template looks terms up only in the task's domain glossary (cooking
+  for recipes, DIY for DIY tasks; `mtad_env/data/knowledge/definition_domains.json`), and a definition of a term
+  that only the other domain's glossary holds, and that the task never uses, is wrong.
+The template assistant (`assistant="template"`) is right by these rules on every turn unless an `error_rate` forces
+a wrong act.
+
 ## Rewards
 See `mtad_env.rewards`: the assistant gets +1 per correct response, -1 per system error, +5 for completing the
 task and -3 when the user quits early; the user gets its trait adherence at the end. `reward_fn=` replaces it.
@@ -215,7 +234,7 @@ class CTAEnv(AECEnv):
             shown = None
         else:
             act, shown = read_text(text, state)
-        verdict = judge(pending["intent"], act, shown, state, repeated=is_repeat(text, state))
+        verdict = judge(pending["intent"], act, shown, state, repeated=is_repeat(text, state), text=text)
         self._state = self._advance(act, verdict.shown_step, text)
         self._last_act = act_index(act) if act in ACTS else None
         predicted = pending["_shown_intent"][0]
@@ -239,7 +258,8 @@ class CTAEnv(AECEnv):
         if shown is None or act not in NAVIGATION_ACTS:
             return advance(state, act, text)
         completed = state.completed or shown >= state.n_steps
-        return replace(state, step=min(shown, state.n_steps - 1), completed=completed, last_system=text)
+        return replace(state, step=min(shown, state.n_steps - 1), completed=completed, last_system=text,
+                       repeatable=text)
 
     def _end_or_continue(self, turn: dict[str, Any]) -> None:
         reason = None

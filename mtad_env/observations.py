@@ -76,7 +76,8 @@ def task_text(task: Task) -> str:
 
 
 def parse_task_text(text: str) -> Task:
-    """Inverse of :func:`task_text` (used by assistants that only see observations)."""
+    """Inverse of :func:`task_text` (used by assistants that only see observations); a task that lists tools and
+    no ingredients is read as a DIY task, any other as a recipe."""
     fields: dict[str, list[str]] = {"Title": [], "Ingredient": [], "Tool": [], "Step": []}
     for line in text.splitlines():
         head, _, rest = line.partition(": ")
@@ -84,8 +85,9 @@ def parse_task_text(text: str) -> Task:
         if key in fields:
             fields[key].append(rest)
     title = fields["Title"][0] if fields["Title"] else "the task"
+    diy = bool(fields["Tool"]) and not fields["Ingredient"]  # recipes list ingredients, DIY jobs only tools
     return Task("observed", title, tuple(fields["Step"]) or ("Follow the task.",), tuple(fields["Ingredient"]),
-                tuple(fields["Tool"]))
+                tuple(fields["Tool"]), data_source="diy" if diy else "recipe")
 
 
 def turn_lines(turn: dict[str, Any]) -> str:

@@ -44,13 +44,16 @@ _OPENERS = ("Sure!", "Okay.", "Great.", "Alright!", "Here you go.", "Of course."
 
 @dataclass(frozen=True)
 class TaskState:
-    """Where the dialogue stands on the task: the shown step (-1 before starting) and what was said last."""
+    """Where the dialogue stands on the task: the shown step (-1 before starting), what was said last, and the
+    last response a repeat request refers to (``repeatable``: the last one that was not a fallback, since "repeat
+    that" after "Sorry, I didn't catch that" asks for what came before it)."""
 
     task: Task
     step: int = -1
     completed: bool = False
     last_system: str = ""
     history_steps: tuple[int, ...] = field(default=())
+    repeatable: str = ""
 
     @property
     def n_steps(self) -> int:
@@ -83,7 +86,25 @@ def advance(state: TaskState, act: str, text: str) -> TaskState:
     step = target_step(act, state)
     completed = state.completed or step >= state.n_steps
     return replace(state, step=min(step, state.n_steps - 1) if step >= 0 else step, completed=completed,
-                   last_system=text, history_steps=state.history_steps + (step,))
+                   last_system=text, history_steps=state.history_steps + (step,),
+                   repeatable=state.repeatable if act == "fallback" else text)
+
+
+def task_domain(task: Task) -> str:
+    """``"diy"`` for a DIY task, ``"cooking"`` for a recipe: the knowledge (definitions, fun facts) it may use."""
+    return "diy" if task.data_source == "diy" else "cooking"
+
+
+def domain_definitions(domain: str) -> dict[str, str]:
+    """The defined terms of ``domain`` (``"cooking"`` or ``"diy"``) and their definitions."""
+    knowledge = load_knowledge()
+    return {term: knowledge["definitions"][term] for term in knowledge["definition_domains"][domain]}
+
+
+def term_key(term: str) -> str:
+    """A term as whole lower-case words joined by spaces ("Stir-fry" -> "stir fry"), the form utterances are
+    matched in."""
+    return " ".join(words(term))
 
 
 def _pick(rng: np.random.Generator, options) -> str:
@@ -91,20 +112,20 @@ def _pick(rng: np.random.Generator, options) -> str:
     return options[int(rng.integers(len(options)))]
 
 
-@lru_cache(maxsize=8)
-def _longest_first(terms: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(sorted(terms, key=len, reverse=True))
+@lru_cache(maxsize=64)
+def _longest_first(terms: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """``(term, term_key(term))`` pairs, longest term first."""
+    return tuple((term, term_key(term)) for term in sorted(terms, key=len, reverse=True) if term_key(term))
 
 
 def _find_term(utterance: str, table: dict, extra: tuple[str, ...] = ()) -> str | None:
-    """The longest term of ``extra`` (first) or ``table`` that the utterance mentions as whole words."""
-    text = " " + " ".join(words(utterance)) + " "
-    for term in _longest_first(tuple(extra)):
-        if f" {term.lower()} " in text:
-            return term
-    for term in _longest_first(tuple(table)):
-        if f" {term} " in text:
-            return term
+    """The longest term of ``extra`` (first) or ``table`` that the utterance mentions as whole words (hyphens and
+    case aside: "stir-fry" is found in "how do I stir fry")."""
+    text = f" {term_key(utterance)} "
+    for terms in (tuple(extra), tuple(table)):
+        for term, key in _longest_first(terms):
+            if f" {key} " in text:
+                return term
     return None
 
 
@@ -128,15 +149,32 @@ def _answer(state: TaskState, utterance: str, rng: np.random.Generator) -> str:
 
 
 def _define(state: TaskState, utterance: str, rng: np.random.Generator) -> str:
-    definitions = load_knowledge()["definitions"]
+    """A definition from the task's own domain only: a DIY term is no answer in a recipe. An unknown term gets a
+    domain term the task itself uses (the current step's, else another step's), or a question asking which."""
+    definitions = domain_definitions(task_domain(state.task))
     term = _find_term(utterance, definitions)
     if term:
         return f"{term.capitalize()}: {definitions[term]}"
     name = _find_term(utterance, {}, state.task.ingredient_names + state.task.tools)
     if name:
         return f"Here, {name} means the {name} listed for {state.task.title}."
-    term = _pick(rng, sorted(definitions))
-    return f"I am not sure which term you mean. For example, {term} means: {definitions[term]}"
+    term = _term_in_task(state, definitions)
+    if term:
+        return f"I am not sure which term you mean. In {state.task.title}, {term} means: {definitions[term]}"
+    return f"I am not sure which term you mean. Which technique, ingredient or tool of {state.task.title} should " \
+           "I explain?"
+
+
+def _term_in_task(state: TaskState, definitions: dict[str, str]) -> str | None:
+    """A defined term the task uses: the longest in the current step, else in the other steps in order, else in
+    its ingredient or tool lists."""
+    task, current = state.task, max(state.step, 0)
+    texts = [task.methods[current], *task.methods, *task.ingredients, *task.tools] if task.methods else []
+    for text in texts:
+        term = _find_term(text, definitions)
+        if term:
+            return term
+    return None
 
 
 def _substitute(state: TaskState, utterance: str, rng: np.random.Generator) -> str:
@@ -165,7 +203,7 @@ def render(act: str, state: TaskState, utterance: str, rng: np.random.Generator)
     if act in NAVIGATION_ACTS:
         return _show_step(state, target_step(act, state), rng)
     if act == "repeat_last":
-        return state.last_system or _show_step(state, max(state.step, 0), rng)
+        return state.repeatable or _show_step(state, max(state.step, 0), rng)
     if act == "answer_question":
         return _answer(state, utterance, rng)
     if act == "define":
@@ -173,10 +211,10 @@ def render(act: str, state: TaskState, utterance: str, rng: np.random.Generator)
     if act == "substitute":
         return _substitute(state, utterance, rng)
     if act == "fun_fact":
-        facts = load_knowledge()["fun_facts"]
-        return f"Here is a fun fact: {_pick(rng, facts['diy' if state.task.data_source == 'diy' else 'cooking'])}"
-    if act == "clarify_new_task":
-        return f"It sounds like you want a different task. Should we stop {title} and look for something new?"
+        return f"Here is a fun fact: {_pick(rng, load_knowledge()['fun_facts'][task_domain(state.task)])}"
+    if act == "clarify_new_task":  # a question that "yes" answers with the next step, as the user simulator expects
+        return f"It sounds like you want a different task, but I can only guide you through {title} here. " \
+               "Shall we carry on with it?"
     if act == "redirect":
         return f"{_pick(rng, ('Thanks!', 'That is kind of you.', 'Ha, nice.'))} Shall we get back to {title}?"
     if act == "refuse":

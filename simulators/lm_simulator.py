@@ -15,6 +15,7 @@ import torch
 
 from mtad_env.domain import Task
 from mtad_env.errors import InvalidValueError, PackError, unknown
+from mtad_env.model_loading import quiet_model_loading
 from mtad_env.packs import Pack, load_pack
 from mtad_env.profiles import Profile
 from mtad_env.traits import get_trait
@@ -68,7 +69,8 @@ class PackModel:
 
 @lru_cache(maxsize=2)
 def _load(path: str, device: str) -> PackModel:
-    return PackModel(load_pack(path), device)
+    with quiet_model_loading():  # a second's load: no progress bar, no warning from inside peft
+        return PackModel(load_pack(path), device)
 
 
 def load_pack_model(pack: str | Path | None = None, device: str = "auto") -> PackModel:

@@ -131,3 +131,63 @@ def test_http_assistant_spec_accepts_prefixed_and_bare_urls(spec):
     from agents.base import build_assistant
 
     assert build_assistant(spec).url == "http://127.0.0.1:9/v1/chat/completions"
+
+
+FALLBACK = "Sorry, I didn't catch that. You can say next, repeat, or ask me a question about the task."
+
+
+def _step(env, intent, utterance, response=None):
+    env.step({"intent": intent, "utterance": utterance})
+    response = response or TemplateAssistant(seed=0)(env.observe("assistant"))
+    env.step(response)
+    return response, env.infos["assistant"]["system_error"]
+
+
+def _started(split="test"):
+    env = mtad_env.make(profile="regular", seed=0, oracle_intents=True, split=split)
+    env.reset(seed=0)
+    first, _ = _step(env, "start", "start")
+    return env, first
+
+
+def test_template_repeat_after_a_fallback_repeats_what_came_before():
+    env, first = _started()
+    _step(env, "next", "next", FALLBACK)
+    _step(env, "next", "next please", FALLBACK)
+    response, error = _step(env, "repeat", "can you repeat that")
+    assert response == first and error is False
+
+
+def test_template_new_task_clarification_is_a_question_yes_answers_with_the_next_step():
+    env, _ = _started()
+    question, error = _step(env, "new_task", "can we make something else")
+    assert not error and question.endswith("?") and "stop" not in question.lower()
+    response, error = _step(env, "yes", "sure")
+    assert "Step 2:" in response and error is False
+
+
+@pytest.mark.parametrize("split, utterance, starts, absent", [
+    ("test", "what's a pan", "Pan: ", None),
+    ("test", "what does gfci mean", "I am not sure which term you mean.", "gfci"),
+    ("test", "how do i stir fry", "Stir-fry: ", None),
+    ("diy", "what does saute mean", "I am not sure which term you mean.", "saute"),
+    ("diy", "what's grout", "Grout: ", None),
+])
+def test_template_defines_only_terms_of_the_task_domain(split, utterance, starts, absent):
+    env, _ = _started(split)
+    response, error = _step(env, "definition", utterance)
+    assert response.startswith(starts) and error is False, response
+    assert absent is None or absent not in response.lower()
+
+
+@pytest.mark.parametrize("split", ["test", "diy"])
+def test_template_is_right_on_every_turn_even_between_forced_fallbacks(split):
+    template = TemplateAssistant(seed=0)
+    env = mtad_env.make(seed=0, oracle_intents=True, split=split, max_turns=20)
+
+    def assistant(obs):  # every third response a fallback, so repeats and yes/no follow fallbacks too
+        return FALLBACK if len(env._turns) % 3 == 1 else template(obs)
+
+    turns = [t for s in range(30) for i, t in enumerate(mtad_env.rollout(env, assistant, seed=s) and env._turns)
+             if i % 3 != 1]
+    assert len(turns) > 100 and not [t for t in turns if t["system_error"]]

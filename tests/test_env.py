@@ -264,3 +264,53 @@ def test_render_without_mode_warns_and_ansi_returns_text():
     ansi = mtad_env.make(seed=0, render_mode="ansi", assistant="template")
     mtad_env.rollout(ansi, seed=0)
     assert "USER (" in ansi.render()
+
+
+FALLBACK = "Sorry, I didn't catch that. You can say next, repeat, or ask me a question about the task."
+
+
+def _started(split="test", task=None):
+    env = mtad_env.make(profile="regular", seed=0, oracle_intents=True, split=split)
+    env.reset(seed=0, options={"task": task} if task else None)
+    env.step({"intent": "start", "utterance": "let's start"})
+    env.step("Sure! Step 1: " + env.task.methods[0])
+    return env
+
+
+def _answer(env, intent, utterance, response):
+    env.step({"intent": intent, "utterance": utterance})
+    env.step(response)
+    return env.infos["assistant"]["system_error"]
+
+
+@pytest.mark.parametrize("response, error", [
+    (FALLBACK, True),                      # the fallback again: what the user could not use the first time
+    ("Sure! Step 1: {step}", False),       # the response before the fallback, word for word
+    ("Here you go. Step 1: {step}", False),  # the current step
+])
+def test_repeat_after_a_fallback_refers_to_the_response_before_it(response, error):
+    env = _started()
+    assert _answer(env, "next", "next", FALLBACK) is True
+    assert _answer(env, "repeat", "repeat that", response.format(step=env.task.methods[0])) is error
+
+
+def test_yes_after_a_question_proposing_to_stop_is_not_a_next_step():
+    env = _started()
+    question = f"It sounds like you want a different task. Should we stop {env.task.title} and look for something new?"
+    assert _answer(env, "new_task", "can we cook something else", question) is False
+    assert _answer(env, "yes", "sure", "Okay. Step 2: " + env.task.methods[1]) is True
+    env = _started()
+    _answer(env, "new_task", "can we cook something else", question)
+    assert _answer(env, "yes", "sure", "Okay, stopping here. Bye!") is False
+
+
+@pytest.mark.parametrize("split, response, error", [
+    ("test", "I am not sure which term you mean. For example, gfci means: a ground-fault outlet.", True),
+    ("test", "Gfci: A ground-fault circuit interrupter outlet.", True),
+    ("test", "Saute: To cook food quickly in a little fat.", False),
+    ("diy", "Saute: To cook food quickly in a little fat.", True),
+    ("diy", "Grout: A paste that fills the joints between tiles.", False),
+])
+def test_a_definition_from_the_other_domain_is_wrong(split, response, error):
+    env = _started(split)
+    assert _answer(env, "definition", "what's a pan", response) is error

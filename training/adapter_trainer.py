@@ -73,13 +73,13 @@ def train_trait_adapter(pack_path: str | Path, trait: str, level: str, dialogues
 def add_arguments(sub: argparse._SubParsersAction) -> None:
     """Add ``train-adapter`` to the CLI."""
     t = sub.add_parser("train-adapter", help="train an adapter for a trait intensity from your own dialogues")
-    t.add_argument("--trait", required=True)
-    t.add_argument("--level", required=True, choices=("low", "high"))
+    t.add_argument("--trait", required=True, help="a registered trait (built-in or added with register_trait)")
+    t.add_argument("--level", required=True, choices=("low", "high"), help="the intensity the dialogues show")
     t.add_argument("--dialogues", required=True, help="JSON-lines dialogues (DESIGN §5 format)")
     t.add_argument("--pack", required=True, help="the pack to add the adapter to")
     t.add_argument("--steps", type=int, default=None, help="training steps (default: the pack preset's)")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--json", action="store_true")
+    t.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the batches")
+    t.add_argument("--json", action="store_true", help="print the adapter's manifest entry as one JSON object")
 
 
 @subcommand("train-adapter")

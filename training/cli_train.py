@@ -10,13 +10,14 @@ from mtad_env.cli import emit, subcommand
 def add_arguments(sub: argparse._SubParsersAction) -> None:
     """Add ``train`` to the CLI."""
     t = sub.add_parser("train", help="train the simulator LM pack (tokenizer, base, STS adapters, JTS)")
-    t.add_argument("--preset", required=True, choices=("micro", "tiny"))
+    t.add_argument("--preset", required=True, choices=("micro", "tiny"),
+                   help="micro: a throwaway pack for tests (minutes); tiny: the shipped pack's recipe (about an hour)")
     t.add_argument("--out", required=True, help="pack folder to write")
     t.add_argument("--corpus", default=None, help="a corpus from `mtad-env generate` (default: generate one)")
     t.add_argument("--backbone", default=None, help="a local Hugging Face causal-LM folder instead of a new base")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=int, default=0, help="seed of the corpus, the initialisation and the batches")
     t.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
-    t.add_argument("--json", action="store_true")
+    t.add_argument("--json", action="store_true", help="print the pack's validation losses as one JSON object")
 
 
 @subcommand("train")
