@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -26,16 +27,17 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from mtad_env.atomic_files import write_json_atomic
-from mtad_env.domain import Task, UtterancePool, load_tasks
+from mtad_env.domain import Task, UtterancePool, content_hash, load_tasks
 from mtad_env.episode_log import drop_torn_tail
 from mtad_env.errors import InvalidValueError, unknown
 from mtad_env.profiles import Profile
-from mtad_env.traits import dialogue_metrics, traits
+from mtad_env.traits import dialogue_metrics, scorer_for, traits
 from simulators.agenda import AgendaUserSimulator
-from simulators.dialogue_generator import GenerationConfig, generate_dialogue
+from simulators.dialogue_generator import ERROR_INTENTS, GenerationConfig, generate_dialogue
 
 logger = logging.getLogger(__name__)
 CORPUS_SPLITS: tuple[str, ...] = ("train", "valid", "test")
+STATS_VERSION = 2  # bump when Algorithm 1 changes, so that cached Regular statistics are recomputed
 Stats = dict[str, dict[str, float]]
 
 
@@ -46,12 +48,13 @@ class CorpusSpec:
     profiles: tuple[str, ...]
     n: tuple[tuple[str, int], ...]
     seed: int = 0
-    n_regular_stats: int = 2000
+    n_regular_stats: int = 10000
     max_attempts_factor: int = 50
     tasks_dir: str | None = None
     utterances: str | None = None
     max_turns: int = 20
-    error_rate: float = 0.1
+    error_rate: float = 0.2
+    error_intents: tuple[str, ...] = tuple(sorted(ERROR_INTENTS))
 
 
 def profile_filename(profile: Profile) -> str:
@@ -79,7 +82,7 @@ class CorpusGenerator:
                 raise unknown("corpus split", split, CORPUS_SPLITS)
         self.spec, self.out, self.progress = spec, Path(out), progress
         self.user = AgendaUserSimulator(UtterancePool.load(spec.utterances))
-        self.config = GenerationConfig(spec.max_turns, spec.error_rate)
+        self.config = GenerationConfig(spec.max_turns, spec.error_rate, frozenset(spec.error_intents))
         self.tasks = {s: load_tasks(s, spec.tasks_dir) for s in CORPUS_SPLITS if dict(spec.n).get(s, 0) > 0}
         self.tasks.setdefault("train", load_tasks("train", spec.tasks_dir))
         _check_disjoint(self.tasks)
@@ -99,11 +102,34 @@ class CorpusGenerator:
             write_json_atomic(path, mine)
 
     def regular_stats(self) -> Stats:
-        """Mean/std of each identifying metric over ``n_regular_stats`` Regular dialogues on train tasks."""
-        stats = regular_statistics(self.user, self.tasks["train"], self.spec.n_regular_stats, self.spec.seed,
-                                   self.config, self.progress)
+        """Mean/std of each identifying metric over ``n_regular_stats`` Regular dialogues on train tasks.
+
+        Appendix B.4 uses 10k Regular dialogues. They are cached in the user cache folder, keyed by everything
+        that decides them (seed, count, pool, tasks, transitions, generation and agenda settings, scorers), so
+        that corpora of the same seed and pool, and resumed runs, reuse them.
+        """
+        key = content_hash(self._stats_key())
+        cache = _cache_dir() / f"regular-{key[:24]}.json"
+        stats = _read_cached(cache, key)
+        if stats is None:
+            stats = regular_statistics(self.user, self.tasks["train"], self.spec.n_regular_stats, self.spec.seed,
+                                       self.config, self.progress)
+            try:
+                write_json_atomic(cache, {"key": key, "stats": stats})
+            except OSError as exc:
+                logger.warning("could not cache the Regular statistics at %s: %s", cache, exc)
+        else:
+            logger.info("Regular statistics from the cache %s", cache)
         write_json_atomic(self.out / "regular_stats.json", stats)
         return stats
+
+    def _stats_key(self) -> dict[str, Any]:
+        return {"version": STATS_VERSION, "seed": self.spec.seed, "n": self.spec.n_regular_stats,
+                "pool": self.user.pool.sha256, "transitions": content_hash(self.user.transitions),
+                "tasks": content_hash([t.to_dict() for t in self.tasks["train"]]),
+                "generation": [self.config.max_turns, self.config.error_rate, sorted(self.config.error_intents)],
+                "agenda": json.loads(json.dumps(asdict(self.user.config))),
+                "scorers": {n: scorer_for(n).name for n, t in traits().items() if t.scorer is not None}}
 
     def run(self) -> dict[str, Any]:
         """Generate (or finish generating) every profile and split; returns the report."""
@@ -154,6 +180,18 @@ def regular_statistics(user: AgendaUserSimulator, tasks: Sequence[Task], n: int,
         for name, value in dialogue_metrics(record["dialog"]).items():
             metrics[name].append(value)
     return {name: _summarise(values) for name, values in metrics.items()}
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mtad_env"
+
+
+def _read_cached(path: Path, key: str) -> Stats | None:
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return cached["stats"] if isinstance(cached, dict) and cached.get("key") == key else None
 
 
 def _check_disjoint(tasks: dict[str, Sequence[Task]]) -> None:
