@@ -29,7 +29,8 @@ from tqdm.auto import tqdm
 from mtad_env.atomic_files import write_json_atomic
 from mtad_env.domain import Task, UtterancePool, content_hash, load_tasks
 from mtad_env.episode_log import drop_torn_tail
-from mtad_env.errors import InvalidValueError, unknown
+from mtad_env.dialogue_records import normalise_record, read_dialogue_file
+from mtad_env.errors import DataFormatError, InvalidValueError, unknown
 from mtad_env.profiles import Profile
 from mtad_env.traits import dialogue_metrics, scorer_for, traits
 from simulators.agenda import AgendaUserSimulator
@@ -233,15 +234,50 @@ def passes_filter(turns: Sequence[dict], profile: Profile, stats: Stats) -> bool
 
 
 def read_corpus(folder: str | Path, split: str | None = None) -> list[dict[str, Any]]:
-    """Every dialogue record of a corpus folder (one split or all)."""
+    """Every dialogue record of a corpus folder (one split or all), normalised (canonical profile and intents).
+
+    Raises:
+        DataFormatError: a line that is not JSON, a record without the dialogue fields, an unknown intent.
+    """
     folder = Path(folder)
     splits = [split] if split else list(CORPUS_SPLITS)
     records = []
     for s in splits:
         for path in sorted((folder / s).glob("*.jsonl")):
             with open(path, encoding="utf-8") as fh:
-                records += [json.loads(line) for line in fh if line.strip()]
+                for n, line in enumerate(fh, 1):
+                    if line.strip():
+                        records.append(normalise_record(_json_line(line, path, n), f"{path} line {n}"))
     return records
+
+
+def _json_line(line: str, path: Path, n: int) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise DataFormatError(f"{str(path)!r} line {n} is not valid JSON ({exc.msg}); a corpus file holds one "
+                              "dialogue record per line; regenerate or resume it with `mtad-env generate`") from None
+
+
+def read_records(path: str | Path, split: str | None = None) -> list[dict[str, Any]]:
+    """Dialogue records of a corpus folder, of a dialogue file, or of the ``*.json``/``*.jsonl`` files of a folder.
+
+    A dialogue file may be ours (JSON lines) or the paper's public code's (a JSON list, or an object keyed by
+    dialogue id, with profile objects and its intent names); see :mod:`mtad_env.dialogue_records`.
+    """
+    path = Path(path)
+    if path.is_file():
+        return read_dialogue_file(path)
+    if not path.is_dir():
+        raise InvalidValueError(f"{str(path)!r} is neither a corpus folder nor a dialogue file; create a corpus "
+                                "with `mtad-env generate`")
+    if any((path / s).is_dir() for s in CORPUS_SPLITS):
+        return read_corpus(path, split)
+    files = sorted(p for p in path.iterdir() if p.suffix in (".json", ".jsonl") and p.name not in _NOT_DIALOGUES)
+    return [rec for file in files for rec in read_dialogue_file(file)]
+
+
+_NOT_DIALOGUES = frozenset({"manifest.json", "report.json", "regular_stats.json"})
 
 
 def corpus_stats(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -255,3 +291,13 @@ def corpus_stats(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]
         out[profile] = {"n": len(recs), "metrics": {
             name: {k: v for k, v in _summarise(v[name] for v in values).items() if k != "n"} for name in traits()}}
     return out
+
+
+def acceptance_rates(folder: str | Path, split: str | None = None) -> dict[str, float]:
+    """The filter's acceptance rate per profile from a corpus' ``report.json`` (train split unless given)."""
+    path = Path(folder) / "report.json"
+    if not path.is_file():
+        return {}
+    report = json.loads(path.read_text(encoding="utf-8"))
+    rows = report.get(split or "train") or next(iter(report.values()), {})
+    return {profile: row["acceptance_rate"] for profile, row in rows.items()}
