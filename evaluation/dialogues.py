@@ -1,9 +1,10 @@
 """Dialogues to evaluate: read from episode logs and generated corpora, grouped by canonical profile.
 
 Both sources hold DESIGN §5 dialogue records (``dialog_id``, ``user_profile``, ``dialog``); episode logs add
-``episode_metrics`` and mark errors with ``system_error``, corpora with ``forced_system_error``. Turns whose intent is
-not a known intent (``"<degenerate>"``: the simulator produced no parsable turn) are kept for the degeneration rate
-but left out of the identifying metrics, as the environment does.
+``episode_metrics`` and mark errors with ``system_error``, corpora with ``forced_system_error``. Records of the paper's
+public code (its intent names, profile objects, JSON lists) are read too (:mod:`mtad_env.dialogue_records`). Turns
+marked ``"<degenerate>"`` (the simulator produced no parsable turn) are kept for the degeneration rate but left out
+of the identifying metrics, as the environment does; any other unknown intent is refused.
 
 Example:
     >>> import mtad_env
@@ -56,7 +57,7 @@ class Dialogue:
 
 
 def is_degenerate(turn: Turn) -> bool:
-    """Whether a user turn is degenerate: its intent is ``"<degenerate>"`` or not a known intent."""
+    """Whether a user turn is degenerate: its intent is ``"<degenerate>"`` (records are read with no other unknown)."""
     return turn.get("intent") not in INTENTS
 
 
