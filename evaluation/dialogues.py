@@ -1,9 +1,10 @@
 """Dialogues to evaluate: read from episode logs and generated corpora, grouped by canonical profile.
 
 Both sources hold DESIGN §5 dialogue records (``dialog_id``, ``user_profile``, ``dialog``); episode logs add
-``episode_metrics`` and mark errors with ``system_error``, corpora with ``forced_system_error``. Turns whose intent is
-not a known intent (``"<degenerate>"``: the simulator produced no parsable turn) are kept for the degeneration rate
-but left out of the identifying metrics, as the environment does.
+``episode_metrics`` and mark errors with ``system_error``, corpora with ``forced_system_error``. Records of the paper's
+public code (its intent names, profile objects, JSON lists) are read too (:mod:`mtad_env.dialogue_records`). Turns
+marked ``"<degenerate>"`` (the simulator produced no parsable turn) are kept for the degeneration rate but left out
+of the identifying metrics, as the environment does; any other unknown intent is refused.
 
 Example:
     >>> import mtad_env
@@ -15,7 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,8 +24,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from mtad_env.episode_log import load_episodes
-from mtad_env.errors import DataFormatError, InvalidValueError, MtadError
+from mtad_env.dialogue_records import normalise_record, read_dialogue_file, record_profile
+from mtad_env.errors import InvalidValueError
 from mtad_env.intents import INTENTS
 from mtad_env.profiles import Profile
 from mtad_env.traits import dialogue_metrics, traits
@@ -59,7 +59,7 @@ class Dialogue:
 
 
 def is_degenerate(turn: Turn) -> bool:
-    """Whether a user turn is degenerate: its intent is ``"<degenerate>"`` or not a known intent."""
+    """Whether a user turn is degenerate: its intent is ``"<degenerate>"`` (records are read with no other unknown)."""
     return turn.get("intent") not in INTENTS
 
 
@@ -73,25 +73,18 @@ def _metrics(rec: Mapping[str, Any], turns: Sequence[Turn]) -> dict[str, float |
 
 
 def from_record(rec: Mapping[str, Any], source: str) -> Dialogue:
-    """A :class:`Dialogue` from an episode-log or corpus record; raises naming ``source`` on a malformed one."""
-    if not isinstance(rec, Mapping) or "dialog" not in rec or "user_profile" not in rec:
-        raise DataFormatError(f"{source}: a dialogue record needs 'user_profile' and 'dialog' keys")
+    """A :class:`Dialogue` from an episode-log or corpus record (ours or the paper's public code's); raises
+    naming ``source`` on a malformed one or an unknown intent."""
+    rec = normalise_record(rec, source)
     turns = rec["dialog"]
-    if not isinstance(turns, list) or not all(isinstance(t, Mapping) and "user" in t for t in turns):
-        raise DataFormatError(f"{source}: 'dialog' of record {rec.get('dialog_id')!r} must be a list of turns "
-                              "with 'intent' and 'user'")
-    profile = canonical_profile(rec, source)
-    return Dialogue(str(rec.get("dialog_id", "")), profile, tuple(turns), _metrics(rec, turns), source,
+    return Dialogue(str(rec.get("dialog_id", "")), rec["user_profile"], tuple(turns), _metrics(rec, turns), source,
                     rec.get("decoding"), rec.get("task"))
 
 
 def canonical_profile(rec: Mapping[str, Any], source: str) -> str:
     """The canonical profile string of a record's ``user_profile``; raises naming ``source`` if unknown."""
-    try:
-        return str(Profile.parse(rec["user_profile"]))
-    except MtadError as exc:
-        where = f"{source} (dialog_id {rec['dialog_id']!r})" if "dialog_id" in rec else source
-        raise DataFormatError(f"{where}: {exc}") from None
+    where = f"{source} (dialog_id {rec['dialog_id']!r})" if "dialog_id" in rec else source
+    return record_profile(rec["user_profile"], where)
 
 
 def _from_records(records: Sequence[Mapping[str, Any]], source: str, desc: str) -> list[Dialogue]:
@@ -103,18 +96,19 @@ def load_logs(paths: Iterable[str | Path]) -> list[Dialogue]:
     """Every dialogue of the given episode logs.
 
     Args:
-        paths: ``.jsonl`` files, or folders holding ``episodes.jsonl`` (else every ``*.jsonl`` file of the folder
-            is read, e.g. a corpus split folder).
+        paths: ``.jsonl`` files (or the paper's public code's ``.json`` dialogue files), or folders holding
+            ``episodes.jsonl`` (else every ``*.jsonl`` file of the folder is read, e.g. a corpus split folder).
 
     Raises:
         InvalidValueError: a path that does not exist, or logs that hold no dialogue.
-        DataFormatError: a line that is not JSON or a record without the dialogue fields.
+        mtad_env.errors.DataFormatError: a line that is not JSON, a record without the dialogue fields, an unknown
+            intent.
     """
     paths = [Path(p) for p in paths]
     dialogues: list[Dialogue] = []
     for path in paths:
         for file in log_files(path):
-            dialogues += _from_records(load_episodes(file), str(file), f"reading {file.name}")
+            dialogues += _from_records(read_dialogue_file(file), str(file), f"reading {file.name}")
     if not dialogues:
         names = ", ".join(repr(str(p)) for p in paths)
         raise InvalidValueError(f"episode logs {names} hold no dialogues; run `mtad-env simulate --log FILE`")
@@ -186,15 +180,9 @@ class ReferenceCorpus:
         self._cache: dict[tuple[str, str], list[Dialogue]] = {}
 
     def _read(self, split: str) -> dict[str, list[dict[str, Any]]]:
-        try:
-            records = read_corpus(self.folder, split)
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(f"reference folder {str(self.folder / split)!r} holds a line that is not "
-                                  f"JSON ({exc.msg}); regenerate or resume it with `mtad-env generate`") from None
         by_profile: dict[str, list[dict[str, Any]]] = {}
-        for n, rec in enumerate(records, 1):
-            profile = canonical_profile(rec, f"{self.folder / split} record {n}")
-            by_profile.setdefault(profile, []).append(rec)
+        for rec in read_corpus(self.folder, split):  # normalised: canonical profiles, our intent names
+            by_profile.setdefault(rec["user_profile"], []).append(rec)
         return by_profile
 
     def split_for(self, profile: str) -> str | None:

@@ -1,8 +1,9 @@
-"""The paper's reference numbers (mTAD, EMNLP 2024 Findings), printed beside ours in the suite report.
+"""The paper's reference numbers (mTAD, EMNLP 2024 Findings), printed beside ours in reports and ``stats --paper``.
 
-Typed in from ``shared/seed/mtad_paper.txt``: Table 2 (distances of JTS and STS, single traits), Table 3 (DIY
-trends), Table 4 (distances of the multi-trait combination methods) and Table 5 (turn-level rates). Distances are
-Wasserstein for engagement and verbosity, Kolmogorov-Smirnov for the other traits.
+Typed in from the paper: Table 2 (distances of JTS and STS, single traits), Table 3 (DIY trends), Table 4
+(distances of the multi-trait combination methods), Table 5 (turn-level rates) and Table 13 (statistics of the
+generated training data). Distances are Wasserstein for engagement and verbosity, Kolmogorov-Smirnov for the other
+traits.
 """
 
 from __future__ import annotations
@@ -52,3 +53,49 @@ TABLE4 = {
 
 # Table 5: {metric: (single-trait STS, multi-trait mTAD-LA)}
 TABLE5 = {"degeneration": (0.03, 0.04), "uniqueness": (0.48, 0.46), "response_quality": (1.46, 1.43)}
+
+# Table 13 (Appendix B.5): statistics of the paper's filtered training data, per single-trait profile.
+# {canonical profile: (# dialogues, {trait: (mean, std)})}; the traits' identifying metrics in TRAIT_ORDER
+# (turns, cooperativeness rate, exploration rate, tolerance rate, words, emotion, fluency, word overlap).
+# Regular's 9,000 are the train share (90%) of the 10k dialogues of Appendix B.4.
+_TABLE13_ROWS = {
+    "regular": (9000, (9.38, 4.4), (0.86, 0.12), (0.15, 0.13), (0.12, 0.08), (4.03, 0.96), (0.55, 0.06),
+                (0.67, 0.16), (0.07, 0.07)),
+    "engagement=low": (5731, (4.65, 1.44), (0.86, 0.16), (0.08, 0.12), (0.14, 0.1), (3.83, 1.07), (0.55, 0.08),
+                       (0.68, 0.2), (0.04, 0.06)),
+    "engagement=high": (3911, (15.55, 3.51), (0.87, 0.09), (0.2, 0.11), (0.09, 0.05), (4.18, 0.77), (0.55, 0.04),
+                        (0.65, 0.11), (0.08, 0.05)),
+    "cooperativeness=low": (5510, (9.71, 5.0), (0.68, 0.1), (0.12, 0.11), (0.14, 0.09), (4.1, 1.01),
+                            (0.55, 0.06), (0.7, 0.15), (0.05, 0.05)),
+    "cooperativeness=high": (5222, (8.9, 4.12), (0.99, 0.02), (0.17, 0.14), (0.09, 0.07), (3.96, 0.9),
+                             (0.55, 0.06), (0.64, 0.16), (0.09, 0.08)),
+    "exploration=low": (3830, (7.6, 3.95), (0.84, 0.14), (0.01, 0.02), (0.12, 0.08), (3.56, 0.89), (0.56, 0.06),
+                        (0.67, 0.18), (0.08, 0.08)),
+    "exploration=high": (3543, (10.58, 4.5), (0.88, 0.1), (0.32, 0.08), (0.12, 0.08), (4.6, 0.88), (0.53, 0.05),
+                         (0.67, 0.15), (0.06, 0.06)),
+    "tolerance=low": (1800, (9.9, 5.09), (0.86, 0.12), (0.18, 0.12), (0.02, 0.03), (4.12, 0.94), (0.53, 0.05),
+                      (0.69, 0.14), (0.06, 0.06)),
+    "tolerance=high": (1122, (10.96, 5.83), (0.78, 0.13), (0.2, 0.13), (0.21, 0.05), (4.14, 0.94), (0.54, 0.05),
+                       (0.68, 0.15), (0.06, 0.06)),
+    "verbosity=low": (6214, (9.15, 4.26), (0.87, 0.12), (0.12, 0.11), (0.12, 0.08), (2.93, 0.4), (0.56, 0.05),
+                      (0.66, 0.16), (0.06, 0.07)),
+    "verbosity=high": (8992, (9.31, 4.32), (0.86, 0.12), (0.15, 0.13), (0.12, 0.08), (7.21, 1.13), (0.53, 0.07),
+                       (0.62, 0.16), (0.1, 0.07)),
+    "emotion=low": (8206, (9.53, 4.32), (0.86, 0.12), (0.16, 0.13), (0.11, 0.08), (4.26, 0.93), (0.45, 0.04),
+                    (0.68, 0.15), (0.07, 0.06)),
+    "emotion=high": (8115, (9.55, 4.41), (0.86, 0.12), (0.15, 0.12), (0.12, 0.07), (3.82, 0.91), (0.64, 0.04),
+                     (0.66, 0.15), (0.07, 0.07)),
+    "fluency=low": (8318, (9.55, 4.38), (0.87, 0.12), (0.15, 0.12), (0.12, 0.07), (3.92, 0.98), (0.56, 0.06),
+                    (0.35, 0.12), (0.07, 0.07)),
+    "fluency=high": (8918, (9.26, 4.36), (0.86, 0.12), (0.15, 0.13), (0.12, 0.08), (4.14, 0.89), (0.54, 0.06),
+                     (0.95, 0.05), (0.07, 0.07)),
+    "repetition=low": (5224, (8.37, 4.0), (0.85, 0.13), (0.14, 0.12), (0.12, 0.08), (3.83, 0.87), (0.55, 0.06),
+                       (0.68, 0.15), (0.01, 0.01)),
+    "repetition=high": (3103, (10.02, 4.34), (0.9, 0.11), (0.13, 0.13), (0.11, 0.07), (3.94, 0.94), (0.55, 0.05),
+                        (0.65, 0.15), (0.16, 0.05)),
+}
+TABLE13 = {profile: {"n": row[0], "metrics": dict(zip(TRAIT_ORDER, row[1:]))}
+           for profile, row in _TABLE13_ROWS.items()}
+# Table 13's traits whose values do not depend on the scorers (emotion and fluency use the paper's RoBERTa and
+# CoLA BERT, which cannot be shipped; ours are VADER and our own fluency model, on another scale).
+TABLE13_SCORER_FREE = ("engagement", "cooperativeness", "exploration", "tolerance", "verbosity", "repetition")

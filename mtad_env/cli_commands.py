@@ -51,9 +51,12 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
     s = sub.add_parser("stats", help="Table 13 analog: mean/std of the 8 identifying metrics per profile")
-    s.add_argument("dir", metavar="DIR", help="a corpus folder written by `generate`")
+    s.add_argument("dir", metavar="DIR", help="a corpus folder written by `generate`, or a dialogue file (JSON "
+                                              "lines, or the paper's public code's JSON list / object keyed by id)")
     s.add_argument("--split", default=None, choices=("train", "valid", "test"),
                    help="only this split (default: all splits together)")
+    s.add_argument("--paper", action="store_true",
+                   help="print the paper's Table 13 beside ours, each cell's deviation in paper Regular stds")
     s.add_argument("--json", action="store_true", help="print the statistics as one JSON object")
 
     add_simulate_arguments(sub)
@@ -98,15 +101,22 @@ def run_stats(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from mtad_env.traits import traits
-    from simulators.corpus import corpus_stats, read_corpus
+    from simulators.corpus import corpus_stats, read_records
 
-    if not Path(args.dir).is_dir():
+    if not Path(args.dir).exists():
         raise InvalidValueError(f"corpus folder {args.dir!r} does not exist; create one with `mtad-env generate`")
-    records = read_corpus(args.dir, args.split)
+    records = read_records(args.dir, args.split)
     if not records:
         raise InvalidValueError(f"corpus folder {args.dir!r} holds no dialogues"
                                 + (f" in split {args.split!r}" if args.split else ""))
     stats = corpus_stats(records)
+    if args.paper:
+        from evaluation.table13 import compare, format_comparison
+        from simulators.corpus import acceptance_rates
+
+        comparison = compare(stats, acceptance_rates(args.dir, args.split))
+        emit({"profiles": stats, "paper": comparison}, args.json, format_comparison(comparison))
+        return 0
     emit({"profiles": stats}, args.json, stats_table(stats, list(traits())))
     return 0
 

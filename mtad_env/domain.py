@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from mtad_env.errors import DataFormatError, unknown
-from mtad_env.intents import INTENTS
+from mtad_env.intents import INTENTS, canonical_intent
 
 logger = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).parent / "data"
@@ -158,24 +158,28 @@ def load_transitions(path: str | None = None) -> dict[str, dict[str, float]]:
     if not isinstance(weights, dict):
         raise DataFormatError(f"{str(file)!r}: expected {{'weights': {{intent: {{intent: weight}}}}}}")
     for cur, row in weights.items():
-        for name in (cur, *row):
-            if name not in INTENTS:
-                raise DataFormatError(f"{str(file)!r}: " + unknown("intent", name, INTENTS).args[0])
+        if not isinstance(row, dict):
+            raise DataFormatError(f"{str(file)!r}: the row of {cur!r} must be an object {{intent: weight}}")
         if any(not isinstance(w, (int, float)) or w < 0 for w in row.values()):
             raise DataFormatError(f"{str(file)!r}: weights of {cur!r} must be non-negative numbers")
-    out = {cur: dict(row) for cur, row in weights.items()}
+    out: dict[str, dict[str, float]] = {}
+    for cur, row in weights.items():  # aliases merge: two names of one intent add up
+        merged = out.setdefault(canonical_intent(cur, str(file)), {})
+        for name, w in row.items():
+            key = canonical_intent(name, str(file))
+            merged[key] = merged.get(key, 0.0) + w
+    if "next" not in out:
+        raise DataFormatError(f"{str(file)!r}: the table needs a row for 'next' (it also serves 'start')")
     out.setdefault("start", dict(out["next"]))
     return out
 
 
 @lru_cache(maxsize=4)
 def reference_top_successors(path: str | None = None) -> dict[str, frozenset[str]]:
-    """Each intent's most likely successors in the unmodified table (all tied maxima)."""
-    out = {}
-    for cur, row in load_transitions(path).items():
-        top = max(row.values())
-        out[cur] = frozenset(i for i, w in row.items() if w == top)
-    return out
+    """Each intent's top-1 successor in the unmodified table (the first listed among equal maxima)."""
+    from mtad_env.agenda_effects import top1
+
+    return {cur: frozenset({top1(row)}) for cur, row in load_transitions(path).items() if row}
 
 
 @lru_cache(maxsize=1)
@@ -199,13 +203,16 @@ class UtterancePool:
         self.source = source
         self.entries: dict[str, list[str]] = {}
         self.counts: dict[str, np.ndarray] = {}
-        for intent, utterances in entries.items():
-            if intent not in INTENTS:
-                raise DataFormatError(f"{source}: " + unknown("intent", intent, INTENTS).args[0])
+        merged: dict[str, dict[str, float]] = {}
+        for name, utterances in entries.items():
+            intent = canonical_intent(name, source)
             if not isinstance(utterances, Mapping) or not utterances:
-                raise DataFormatError(f"{source}: intent {intent!r} has no utterances; give at least one")
+                raise DataFormatError(f"{source}: intent {name!r} has no utterances; give at least one")
+            into = merged.setdefault(intent, {})  # aliases merge: two names of one intent add up
             for text, count in utterances.items():
                 self._check_entry(intent, text, count)
+                into[text] = into.get(text, 0) + count
+        for intent, utterances in merged.items():
             self.entries[intent] = list(utterances)
             self.counts[intent] = np.array(list(utterances.values()), dtype=np.float64)
         missing = [i for i in INTENTS if i not in self.entries]

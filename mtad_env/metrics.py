@@ -26,8 +26,13 @@ def words(text: str) -> list[str]:
 
 
 def turn_had_error(turn: Turn) -> bool:
-    """Whether the system's response in ``turn`` was an error (forced or judged)."""
-    return bool(turn.get("system_error", turn.get("forced_system_error", False)))
+    """Whether the system's response in ``turn`` was an error (forced or judged), or a fallback.
+
+    A user turn of intent ``fallback`` (a request the assistant cannot serve) gets the fallback response, which the
+    paper counts among system errors ("incorrect answer, refusal to answer, fallback response", Appendix B.3.2);
+    its public code counts it both where tolerance raises the stop probability and in the tolerance rate.
+    """
+    return bool(turn.get("system_error", turn.get("forced_system_error", False))) or turn.get("intent") == "fallback"
 
 
 @dataclass
@@ -36,7 +41,7 @@ class MetricContext:
 
     Attributes:
         score: ``score(trait_name, texts) -> array`` for utterance-level traits; built from the registry if None.
-        top_successors: intent -> set of its most likely successor intents (ties all count), from the reference
+        top_successors: intent -> its top-1 successor (as a one-element set), from the reference
             transition table; loaded from the shipped table if None.
     """
 

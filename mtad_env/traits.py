@@ -87,10 +87,11 @@ def _builtin_traits() -> list[Trait]:
               aliases=("UnCooperative", "Cooperative"), description="share of cooperative intents"),
         Trait("exploration", "dialogue", _exploration, agenda=ExplorationShift(NON_EXPLORATIVE, 0.2),
               aliases=("NonExplorative", "Explorative"), description="share of explorative intents"),
-        # Table 9 gives high tolerance a factor of 1.0 (identical to Regular before filtering); 0.5 lets the live
-        # simulator express the trait too, not only the corpus filter.
+        # Low 10.0 and high 1.0: the paper, Table 9. Regular (and every profile without a tolerance intensity)
+        # 3.0: Table 9 gives none, and the paper's public code uses 3.0, so that high tolerance differs from Regular
+        # before the B.4 filter too.
         Trait("tolerance", "dialogue", lambda t, c: metrics.tolerance(t),
-              agenda=ErrorScaledStop(STOP_INTENTS, {"low": 10.0, "high": 0.5}),
+              agenda=ErrorScaledStop(STOP_INTENTS, {"low": 10.0, "neutral": 3.0, "high": 1.0}),
               aliases=("Intolerant", "Tolerant"), description="share of non-stop turns after system errors"),
         Trait("verbosity", "utterance", _utterance_mean("verbosity"), scorer="words", agenda=UtteranceThreshold(),
               aliases=("Concise", "Verbose"), discrete=True, description="mean words per utterance"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -26,16 +27,18 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from mtad_env.atomic_files import write_json_atomic
-from mtad_env.domain import Task, UtterancePool, load_tasks
+from mtad_env.domain import Task, UtterancePool, content_hash, load_tasks
 from mtad_env.episode_log import drop_torn_tail
-from mtad_env.errors import InvalidValueError, unknown
+from mtad_env.dialogue_records import normalise_record, read_dialogue_file
+from mtad_env.errors import DataFormatError, InvalidValueError, unknown
 from mtad_env.profiles import Profile
-from mtad_env.traits import dialogue_metrics, traits
+from mtad_env.traits import dialogue_metrics, scorer_for, traits
 from simulators.agenda import AgendaUserSimulator
-from simulators.dialogue_generator import GenerationConfig, generate_dialogue
+from simulators.dialogue_generator import ERROR_INTENTS, GenerationConfig, generate_dialogue
 
 logger = logging.getLogger(__name__)
 CORPUS_SPLITS: tuple[str, ...] = ("train", "valid", "test")
+STATS_VERSION = 2  # bump when Algorithm 1 changes, so that cached Regular statistics are recomputed
 Stats = dict[str, dict[str, float]]
 
 
@@ -46,12 +49,13 @@ class CorpusSpec:
     profiles: tuple[str, ...]
     n: tuple[tuple[str, int], ...]
     seed: int = 0
-    n_regular_stats: int = 2000
+    n_regular_stats: int = 10000
     max_attempts_factor: int = 50
     tasks_dir: str | None = None
     utterances: str | None = None
     max_turns: int = 20
-    error_rate: float = 0.1
+    error_rate: float = 0.2
+    error_intents: tuple[str, ...] = tuple(sorted(ERROR_INTENTS))
 
 
 def profile_filename(profile: Profile) -> str:
@@ -79,7 +83,7 @@ class CorpusGenerator:
                 raise unknown("corpus split", split, CORPUS_SPLITS)
         self.spec, self.out, self.progress = spec, Path(out), progress
         self.user = AgendaUserSimulator(UtterancePool.load(spec.utterances))
-        self.config = GenerationConfig(spec.max_turns, spec.error_rate)
+        self.config = GenerationConfig(spec.max_turns, spec.error_rate, frozenset(spec.error_intents))
         self.tasks = {s: load_tasks(s, spec.tasks_dir) for s in CORPUS_SPLITS if dict(spec.n).get(s, 0) > 0}
         self.tasks.setdefault("train", load_tasks("train", spec.tasks_dir))
         _check_disjoint(self.tasks)
@@ -99,11 +103,34 @@ class CorpusGenerator:
             write_json_atomic(path, mine)
 
     def regular_stats(self) -> Stats:
-        """Mean/std of each identifying metric over ``n_regular_stats`` Regular dialogues on train tasks."""
-        stats = regular_statistics(self.user, self.tasks["train"], self.spec.n_regular_stats, self.spec.seed,
-                                   self.config, self.progress)
+        """Mean/std of each identifying metric over ``n_regular_stats`` Regular dialogues on train tasks.
+
+        Appendix B.4 uses 10k Regular dialogues. They are cached in the user cache folder, keyed by everything
+        that decides them (seed, count, pool, tasks, transitions, generation and agenda settings, scorers), so
+        that corpora of the same seed and pool, and resumed runs, reuse them.
+        """
+        key = content_hash(self._stats_key())
+        cache = _cache_dir() / f"regular-{key[:24]}.json"
+        stats = _read_cached(cache, key)
+        if stats is None:
+            stats = regular_statistics(self.user, self.tasks["train"], self.spec.n_regular_stats, self.spec.seed,
+                                       self.config, self.progress)
+            try:
+                write_json_atomic(cache, {"key": key, "stats": stats})
+            except OSError as exc:
+                logger.warning("could not cache the Regular statistics at %s: %s", cache, exc)
+        else:
+            logger.info("Regular statistics from the cache %s", cache)
         write_json_atomic(self.out / "regular_stats.json", stats)
         return stats
+
+    def _stats_key(self) -> dict[str, Any]:
+        return {"version": STATS_VERSION, "seed": self.spec.seed, "n": self.spec.n_regular_stats,
+                "pool": self.user.pool.sha256, "transitions": content_hash(self.user.transitions),
+                "tasks": content_hash([t.to_dict() for t in self.tasks["train"]]),
+                "generation": [self.config.max_turns, self.config.error_rate, sorted(self.config.error_intents)],
+                "agenda": json.loads(json.dumps(asdict(self.user.config))),
+                "scorers": {n: scorer_for(n).name for n, t in traits().items() if t.scorer is not None}}
 
     def run(self) -> dict[str, Any]:
         """Generate (or finish generating) every profile and split; returns the report."""
@@ -156,6 +183,18 @@ def regular_statistics(user: AgendaUserSimulator, tasks: Sequence[Task], n: int,
     return {name: _summarise(values) for name, values in metrics.items()}
 
 
+def _cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mtad_env"
+
+
+def _read_cached(path: Path, key: str) -> Stats | None:
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return cached["stats"] if isinstance(cached, dict) and cached.get("key") == key else None
+
+
 def _check_disjoint(tasks: dict[str, Sequence[Task]]) -> None:
     owner: dict[str, str] = {}
     for split, items in tasks.items():
@@ -195,15 +234,50 @@ def passes_filter(turns: Sequence[dict], profile: Profile, stats: Stats) -> bool
 
 
 def read_corpus(folder: str | Path, split: str | None = None) -> list[dict[str, Any]]:
-    """Every dialogue record of a corpus folder (one split or all)."""
+    """Every dialogue record of a corpus folder (one split or all), normalised (canonical profile and intents).
+
+    Raises:
+        DataFormatError: a line that is not JSON, a record without the dialogue fields, an unknown intent.
+    """
     folder = Path(folder)
     splits = [split] if split else list(CORPUS_SPLITS)
     records = []
     for s in splits:
         for path in sorted((folder / s).glob("*.jsonl")):
             with open(path, encoding="utf-8") as fh:
-                records += [json.loads(line) for line in fh if line.strip()]
+                for n, line in enumerate(fh, 1):
+                    if line.strip():
+                        records.append(normalise_record(_json_line(line, path, n), f"{path} line {n}"))
     return records
+
+
+def _json_line(line: str, path: Path, n: int) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise DataFormatError(f"{str(path)!r} line {n} is not valid JSON ({exc.msg}); a corpus file holds one "
+                              "dialogue record per line; regenerate or resume it with `mtad-env generate`") from None
+
+
+def read_records(path: str | Path, split: str | None = None) -> list[dict[str, Any]]:
+    """Dialogue records of a corpus folder, of a dialogue file, or of the ``*.json``/``*.jsonl`` files of a folder.
+
+    A dialogue file may be ours (JSON lines) or the paper's public code's (a JSON list, or an object keyed by
+    dialogue id, with profile objects and its intent names); see :mod:`mtad_env.dialogue_records`.
+    """
+    path = Path(path)
+    if path.is_file():
+        return read_dialogue_file(path)
+    if not path.is_dir():
+        raise InvalidValueError(f"{str(path)!r} is neither a corpus folder nor a dialogue file; create a corpus "
+                                "with `mtad-env generate`")
+    if any((path / s).is_dir() for s in CORPUS_SPLITS):
+        return read_corpus(path, split)
+    files = sorted(p for p in path.iterdir() if p.suffix in (".json", ".jsonl") and p.name not in _NOT_DIALOGUES)
+    return [rec for file in files for rec in read_dialogue_file(file)]
+
+
+_NOT_DIALOGUES = frozenset({"manifest.json", "report.json", "regular_stats.json"})
 
 
 def corpus_stats(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -217,3 +291,13 @@ def corpus_stats(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]
         out[profile] = {"n": len(recs), "metrics": {
             name: {k: v for k, v in _summarise(v[name] for v in values).items() if k != "n"} for name in traits()}}
     return out
+
+
+def acceptance_rates(folder: str | Path, split: str | None = None) -> dict[str, float]:
+    """The filter's acceptance rate per profile from a corpus' ``report.json`` (train split unless given)."""
+    path = Path(folder) / "report.json"
+    if not path.is_file():
+        return {}
+    report = json.loads(path.read_text(encoding="utf-8"))
+    rows = report.get(split or "train") or next(iter(report.values()), {})
+    return {profile: row["acceptance_rate"] for profile, row in rows.items()}

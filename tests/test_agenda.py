@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from mtad_env.agenda_effects import ExplorationShift, UtteranceThreshold
-from mtad_env.domain import load_tasks
+from mtad_env.agenda_effects import ExplorationShift, RepetitionChoice, UtteranceThreshold, top1
+from mtad_env.domain import load_tasks, reference_top_successors
 from mtad_env.intents import NON_EXPLORATIVE
 from mtad_env.profiles import Profile
 from mtad_env.traits import dialogue_metrics
 from simulators.agenda import AgendaUserSimulator
-from simulators.dialogue_generator import GenerationConfig, generate_dialogue
+from simulators.dialogue_generator import ERROR_INTENTS, GenerationConfig, generate_dialogue
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +38,11 @@ def test_each_trait_orders_its_own_metric_low_regular_high_before_filtering(user
     assert low < regular < high
 
 
-def test_tolerance_low_lowers_its_metric_and_errors_scale_stopping(user):
-    assert _mean_metric(user, "tolerance=low", "tolerance", error_rate=0.3) < \
-        _mean_metric(user, "regular", "tolerance", error_rate=0.3)
+def test_tolerance_orders_its_metric_and_errors_scale_stopping(user):
+    # Unfiltered, tolerance separates at a high error rate: stop factors 10 (low), 3 (Regular), 1 (high).
+    low, regular, high = (_mean_metric(user, p, "tolerance", error_rate=0.5)
+                          for p in ("tolerance=low", "regular", "tolerance=high"))
+    assert low < regular < high
     history = [{"intent": "start", "user": "start", "system_error": True},
                {"intent": "next", "user": "next", "system_error": True},
                {"intent": "next", "user": "next", "system_error": False}]
@@ -52,10 +54,15 @@ def test_tolerance_low_lowers_its_metric_and_errors_scale_stopping(user):
     assert stop_share["low"] > stop_share["neutral"] > stop_share["high"]
 
 
-def test_engagement_minimum_turns_forbid_an_early_stop(user):
-    user.reset(Profile.parse("engagement=high"), load_tasks("train")[0], np.random.default_rng(0))
-    names, weights = user.intent_weights([{"intent": "next", "user": "next", "system_error": False}] * 3)
+@pytest.mark.parametrize("level, minimum", [("low", 2), ("neutral", 3), ("high", 4)])
+def test_minimum_turns_forbid_a_stop_until_that_many_turns_were_taken(user, level, minimum):
+    # The paper's public code: Impatient 2, Regular 3, Patient 4 turns before a stop may be sampled.
+    user.reset(Profile.parse(f"engagement={level}"), load_tasks("train")[0], np.random.default_rng(0))
+    turn = {"intent": "next", "user": "next", "system_error": False}
+    names, weights = user.intent_weights([turn] * (minimum - 1))
     assert weights[names.index("stop")] == 0.0
+    names, weights = user.intent_weights([turn] * minimum)
+    assert weights[names.index("stop")] > 0.0
 
 
 def test_exploration_shift_moves_mass_between_top1_and_explorative_intents():
@@ -75,11 +82,53 @@ def test_utterance_threshold_keeps_bottom_or_top_half():
     assert UtteranceThreshold().select(values, "neutral").all()
 
 
-def test_high_repetition_reuses_earlier_utterances_exactly(user):
-    rec = generate_dialogue(user, load_tasks("train")[0], Profile.parse("repetition=high"),
-                            np.random.default_rng(5))
-    said = [t["user"] for t in rec["dialog"]]
-    assert len(said) - len(set(said)) >= len(said) // 3
+def test_utterance_threshold_ranks_candidates_so_ties_split_at_the_half():
+    values = np.array([2.0, 1.0, 1.0, 1.0])
+    assert UtteranceThreshold().select(values, "low").tolist() == [False, True, True, False]
+    assert UtteranceThreshold().select(values, "high").tolist() == [True, False, False, True]
+    assert UtteranceThreshold().select(np.array([5.0]), "low").tolist() == [True]
+
+
+def test_top1_is_one_intent_the_first_listed_among_equal_weights():
+    assert top1({"next": 0.15, "yes": 0.4, "no": 0.4}) == "yes"
+    assert reference_top_successors()["new_task"] == frozenset({"yes"})
+    shifted = ExplorationShift(NON_EXPLORATIVE, 0.2).apply({"yes": 0.4, "no": 0.4, "question": 0.2}, "high")
+    assert shifted["yes"] == pytest.approx(0.32) and shifted["no"] == pytest.approx(0.4 + 0.08 * 0.4 / 0.6)
+
+
+def test_sequential_thresholds_narrow_what_the_previous_trait_left(user):
+    task = load_tasks("train")[0]
+    user.reset(Profile.parse("verbosity=low"), task, np.random.default_rng(0))
+    concise = set(user._candidates["verbosity=low"]["question"].texts)
+    user.reset(Profile.parse("verbosity=low,emotion=high"), task, np.random.default_rng(0))
+    both = user._candidates["verbosity=low,emotion=high"]["question"].texts
+    assert set(both) < concise and abs(len(both) - len(concise) / 2) <= 1
+
+
+def test_high_repetition_reuses_words_of_earlier_utterances_of_the_same_intent(user):
+    # Table 10's r_e = r_o = 1, the overlap draw winning as in the paper's public code: every turn of an intent said
+    # before shares a word with what the user said for that intent.
+    from mtad_env.metrics import words
+
+    repeated = 0
+    for seed in range(5):
+        rec = generate_dialogue(user, load_tasks("train")[seed], Profile.parse("repetition=high"),
+                                np.random.default_rng(seed))
+        for k, turn in enumerate(rec["dialog"]):
+            earlier = {w for t in rec["dialog"][:k] if t["intent"] == turn["intent"] for w in words(t["user"])}
+            if earlier:
+                repeated += 1
+                assert earlier & set(words(turn["user"])), (turn, earlier)
+    assert repeated >= 5
+
+
+def test_repetition_choice_overlap_wins_over_exact():
+    choice = RepetitionChoice()
+    rng = np.random.default_rng(0)
+    assert choice.mode("high", rng) == "overlap"
+    assert choice.mode("high", rng, has_overlap=False) == "exact"
+    assert choice.mode("high", rng, has_exact=False, has_overlap=False) == "any"
+    assert choice.mode("low", rng) == "avoid" and choice.mode("low", rng, has_overlap=False) == "any"
 
 
 def test_live_act_starts_fills_slots_and_is_deterministic(user):
@@ -105,9 +154,26 @@ def test_generated_dialogue_follows_design_format(user):
     assert rec["dialog"][-1]["intent"] == "stop" or len(rec["dialog"]) == 20
 
 
-def test_forced_error_rate_is_configurable(user):
+def test_forced_errors_hit_only_the_error_intents_at_the_configured_rate(user):
+    # The paper's public code forces wrong answers on questions, fun facts and definitions only (0.2 by default).
     tasks = load_tasks("train")
-    flags = [t["forced_system_error"] for i in range(200) for t in generate_dialogue(
-        user, tasks[i % len(tasks)], Profile(), np.random.default_rng(i), GenerationConfig(error_rate=0.3))["dialog"]
-        if t["intent"] != "stop"]
-    assert 0.25 < np.mean(flags) < 0.35
+    turns = [t for i in range(200) for t in generate_dialogue(
+        user, tasks[i % len(tasks)], Profile(), np.random.default_rng(i), GenerationConfig(error_rate=0.3))["dialog"]]
+    hit = [t["forced_system_error"] for t in turns if t["intent"] in ERROR_INTENTS]
+    assert 0.25 < np.mean(hit) < 0.35
+    assert not any(t["forced_system_error"] for t in turns if t["intent"] not in ERROR_INTENTS)
+    everywhere = GenerationConfig(error_rate=0.3, error_intents=frozenset({"next"}))
+    flags = [t["forced_system_error"] for i in range(50) for t in generate_dialogue(
+        user, tasks[i], Profile(), np.random.default_rng(i), everywhere)["dialog"] if t["intent"] == "next"]
+    assert 0.2 < np.mean(flags) < 0.4
+
+
+def test_dialogue_ends_with_a_forced_stop_after_completion_or_at_the_turn_limit(user):
+    tasks = load_tasks("train")
+    for i in range(60):
+        dialog = generate_dialogue(user, tasks[i], Profile.parse("engagement=high"), np.random.default_rng(i),
+                                   GenerationConfig(max_turns=12))["dialog"]
+        assert dialog[-1]["intent"] == "stop" and len(dialog) <= 12
+        done = [k for k, t in enumerate(dialog) if t["task_completed"]]
+        if done:
+            assert done[0] >= len(dialog) - 2  # the turn after completion is the (forced) stop

@@ -13,6 +13,7 @@ from evaluation.analysis import (EvaluationConfig, degeneration_rate, distance_k
 from evaluation.bootstrap import bootstrap_distance_ci, bootstrap_mean_ci, resample_counts, resampled_distances
 from evaluation.dialogues import ReferenceCorpus, from_record, load_logs
 from evaluation.statistics import ks_distance, wasserstein
+from mtad_env.errors import DataFormatError
 from simulators.corpus import CorpusGenerator, CorpusSpec
 
 PROFILES = ("regular", "engagement=low", "engagement=high", "verbosity=high")
@@ -168,12 +169,19 @@ def _turn(intent, user, error=False):
 def test_degeneration_rate_and_metrics_ignore_degenerate_turns():
     rec = {"dialog_id": "d1", "user_profile": "Patient", "dialog": [
         _turn("start", "let's start"), _turn("<degenerate>", "##!!"), _turn("next", "next please"),
-        _turn("banana", "what"), _turn("stop", "bye")]}
+        _turn("<degenerate>", "what"), _turn("stop", "bye")]}
     dialogue = from_record(rec, "hand-made")
     assert dialogue.profile == "engagement=high"
     assert dialogue.metrics["engagement"] == 3.0  # the two degenerate turns are not counted
     other = from_record({"dialog_id": "d2", "user_profile": "regular", "dialog": [_turn("start", "go")]}, "x")
     assert degeneration_rate([dialogue, other]) == pytest.approx(2 / 6)
+
+
+def test_an_unknown_intent_is_refused_not_counted_as_degenerate():
+    # Only "<degenerate>" marks a turn without a parsable intent; any other unknown name would skew the metrics.
+    rec = {"dialog_id": "d1", "user_profile": "regular", "dialog": [_turn("start", "go"), _turn("banana", "what")]}
+    with pytest.raises(DataFormatError, match=r"hand-made \(dialog_id 'd1'\) turn 1: unknown intent 'banana'"):
+        from_record(rec, "hand-made")
 
 
 def test_logged_episode_metrics_are_used_when_present():

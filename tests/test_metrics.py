@@ -76,3 +76,10 @@ def test_emotion_is_higher_for_positive_utterances():
     pos = [{"intent": "next", "user": "awesome i love this, great recipe"}]
     neg = [{"intent": "next", "user": "ugh this is terrible and annoying"}]
     assert dialogue_metrics(pos)["emotion"] > 0.7 > 0.3 > dialogue_metrics(neg)["emotion"]
+
+
+def test_a_fallback_response_counts_as_a_system_error():
+    # The paper (B.3.2) lists the fallback response among system errors; its public code counts it in the rate.
+    turns = [{"intent": i, "user": "x", "system_error": False} for i in ("start", "fallback", "next", "stop")]
+    assert metrics.turn_had_error(turns[1]) and not metrics.turn_had_error(turns[2])
+    assert metrics.tolerance(turns) == pytest.approx(1 / 4)
