@@ -131,7 +131,8 @@ def _stop_probability(lm, adapter: str, prompts: list[str]) -> float:
 def test_shipped_tolerance_adapters_react_to_system_errors():
     """Eq. 8's behaviour is conditional: an intolerant user stops right after a system error. The shipped
     tolerance=low adapter must stop far more often there than elsewhere, and more than tolerance=high does there
-    (rank-8 adapters trained 120 steps stopped as often everywhere, which flattened the Figure 9 sweep)."""
+    (rank-8 adapters trained 120 steps stopped as often everywhere, which flattened the Figure 9 sweep; the
+    dialogue-format pack: 0.25 after errors, 0.08 elsewhere, tolerance=high 0.03)."""
     from mtad_env.domain import load_tasks
     from mtad_env.metrics import turn_had_error
     from simulators.agenda import AgendaUserSimulator
@@ -140,7 +141,7 @@ def test_shipped_tolerance_adapters_react_to_system_errors():
 
     lm, tasks, user = load_pack_model(None, "cpu"), load_tasks("test"), AgendaUserSimulator()
     after_error, elsewhere = [], []
-    for seed in range(40):
+    for seed in range(200):  # forced errors hit questions, fun facts and definitions only: about 1 turn in 8
         dialog = generate_dialogue(user, tasks[seed % len(tasks)], mtad_env.Profile(), np.random.default_rng(seed),
                                    GenerationConfig(error_rate=0.3))["dialog"]
         for t in range(1, len(dialog)):
