@@ -80,13 +80,13 @@ def _dialogue(url: str, index: int, turns: int, stop_at: float) -> tuple[list[fl
     return latencies, errors
 
 
-def _measure(url: str, concurrency: int, dialogues: int, seconds: float | None, stop_at: float) -> dict:
+def _measure(url: str, concurrency: int, dialogues: int, turns: int, seconds: float | None, stop_at: float) -> dict:
     latencies: list[float] = []
     errors, started, index = 0, time.perf_counter(), 0
     with ThreadPoolExecutor(concurrency) as pool:
         while index < dialogues and (seconds is None or index == 0 or time.perf_counter() - started < seconds):
             batch = list(range(index, min(index + concurrency, dialogues)))
-            for lat, err in pool.map(lambda i: _dialogue(url, i, TURNS, stop_at), batch):
+            for lat, err in pool.map(lambda i: _dialogue(url, i, turns, stop_at), batch):
                 latencies += lat
                 errors += err
             index += len(batch)
@@ -96,8 +96,9 @@ def _measure(url: str, concurrency: int, dialogues: int, seconds: float | None, 
             "p99_ms": round(float(np.percentile(ms, 99)), 1), "errors": errors}
 
 
-def bench_serve(seconds: float = 5.0, pack: str | None = None, limit_s: float = 600.0) -> dict:
-    """Replies per second at concurrency 1 and 64, and their ratio (see the module docstring)."""
+def bench_serve(seconds: float = 5.0, pack: str | None = None, limit_s: float = 600.0,
+                concurrency: int = CONCURRENCY, turns: int = TURNS) -> dict:
+    """Replies per second at concurrency 1 and ``concurrency``, and their ratio (see the module docstring)."""
     from serving.cli import missing_extra
 
     reason = missing_extra()
@@ -112,8 +113,8 @@ def bench_serve(seconds: float = 5.0, pack: str | None = None, limit_s: float = 
         _wait_healthy(url, proc, timeout=180)
         stop_at = time.monotonic() + limit_s
         _dialogue(url, 0, 2, stop_at)  # warm-up: first forward, allocator, connection set-up
-        one = _measure(url, 1, CONCURRENCY, seconds, stop_at)
-        many = _measure(url, CONCURRENCY, CONCURRENCY, None, stop_at)
+        one = _measure(url, 1, concurrency, turns, seconds, stop_at)
+        many = _measure(url, concurrency, concurrency, turns, None, stop_at)
     finally:
         proc.terminate()
         try:
@@ -122,4 +123,4 @@ def bench_serve(seconds: float = 5.0, pack: str | None = None, limit_s: float = 
             proc.kill()
             proc.wait()
     speedup = many["replies_per_s"] / one["replies_per_s"] if one["replies_per_s"] else float("nan")
-    return {"concurrency_1": one, "concurrency_64": many, "speedup": round(speedup, 2)}
+    return {"concurrency_1": one, f"concurrency_{concurrency}": many, "speedup": round(speedup, 2)}

@@ -24,13 +24,14 @@ MAX_BODY_BYTES = 1 << 20
 
 
 def create_app(users: UserModels | None = None, api_key: str | None = None, lm: bool = True,
-               window_s: float = 0.002, max_rows: int = 512) -> FastAPI:
+               window_s: float = 0.002, max_wait_s: float = 0.02, max_rows: int = 512) -> FastAPI:
     """The server's application.
 
     Args:
         users: the simulators (default: agenda users and the shipped pack). api_key: the key requests must send as
             ``Authorization: Bearer KEY`` (None: no key needed). lm: serve LM users (loads the pack at start-up);
-            False serves agenda users only. window_s, max_rows: batching knobs of :class:`serving.batcher.Batcher`.
+            False serves agenda users only. window_s, max_wait_s, max_rows: how LM requests are batched
+            (:class:`serving.batcher.Batcher`).
     """
     users = users or UserModels()
     state: dict[str, Any] = {"batcher": None}
@@ -38,7 +39,7 @@ def create_app(users: UserModels | None = None, api_key: str | None = None, lm: 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI):
         if lm:
-            state["batcher"] = Batcher(users.load(), window_s, max_rows)
+            state["batcher"] = Batcher(users.load(), window_s=window_s, max_wait_s=max_wait_s, max_rows=max_rows)
             state["batcher"].start()
         yield
         if state["batcher"] is not None:
@@ -111,7 +112,7 @@ def serve(app: FastAPI, host: str = "127.0.0.1", port: int = 8000) -> None:
 
 
 @contextlib.contextmanager
-def running(app: FastAPI, host: str = "127.0.0.1", port: int = 0, timeout: float = 120.0) -> Iterator[str]:
+def running(app: FastAPI, host: str = "127.0.0.1", port: int = 0, timeout: float = 600.0) -> Iterator[str]:
     """Run ``app`` in a background thread (``port=0``: a free port); yields the base URL, stops on exit."""
     import uvicorn
 

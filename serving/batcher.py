@@ -1,7 +1,7 @@
 """Continuous batching of the LM users' turns.
 
-Requests queue as they arrive. The decode loop takes the waiting requests, lets the ones that arrive within
-``window_s`` join, and decodes them together in one call of :func:`simulators.mtad_engine.decode` (one batched
+Requests queue as they arrive. Once one waits, the decode loop keeps collecting while more keep coming (until
+no request arrived for ``window_s``, or for at most ``max_wait_s``), and decodes them together in one call of :func:`simulators.mtad_engine.decode` (one batched
 forward per token over rows = dialogues x adapters), in a worker thread so that the server keeps accepting
 requests meanwhile; what arrives during a decode forms the next batch. Requests with different sampling settings
 decode in separate calls of the same round (one per ``(temperature, top_p)``); different ``max_tokens`` share a
@@ -54,12 +54,13 @@ class Batcher:
     """The decode loop of one pack model (a :class:`simulators.lm_simulator.PackModel`).
 
     Args:
-        lm: the pack model. window_s: how long the loop waits for more requests once one is waiting.
-        max_rows: the most rows (dialogues x adapters) per batch; the rest wait for the next one.
+        lm: the pack model. window_s: the quiet gap that closes a batch (no new request for that long).
+        max_wait_s: the longest a waiting request waits for others. max_rows: the most rows (dialogues x
+            adapters) per batch; the rest wait for the next one.
     """
 
-    def __init__(self, lm, window_s: float = 0.002, max_rows: int = 512) -> None:
-        self.lm, self.window_s, self.max_rows = lm, window_s, max_rows
+    def __init__(self, lm, window_s: float = 0.002, max_wait_s: float = 0.02, max_rows: int = 512) -> None:
+        self.lm, self.window_s, self.max_wait_s, self.max_rows = lm, window_s, max_wait_s, max_rows
         self.stats = BatchStats()
         self._waiting: collections.deque[tuple[Job, asyncio.Future]] = collections.deque()
         self._wake: asyncio.Event | None = None
@@ -106,12 +107,20 @@ class Batcher:
             self._wake.clear()
         return batch
 
+    async def _gather(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Wait while requests keep arriving: until a quiet ``window_s``, ``max_wait_s`` or ``max_rows``."""
+        deadline, seen = loop.time() + self.max_wait_s, -1
+        while self.window_s > 0 and len(self._waiting) != seen and loop.time() < deadline:
+            if sum(len(job.decode.adapters) for job, _ in self._waiting) >= self.max_rows:
+                return
+            seen = len(self._waiting)
+            await asyncio.sleep(min(self.window_s, max(deadline - loop.time(), 0.0)))
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
-            if self.window_s > 0:
-                await asyncio.sleep(self.window_s)  # let requests arriving together join
+            await self._gather(loop)
             batch = self._take()
             if not batch:
                 continue

@@ -178,17 +178,18 @@ def test_lm_users_decode_in_batches_and_each_reply_is_the_one_decoded_alone(lm_u
     assert any(r[0]["content"] != crowd[0][0]["content"] for r in crowd[1:])
 
 
-def test_lm_requests_for_missing_adapters_or_too_long_dialogues_are_refused(lm_url):
+def test_lm_requests_for_missing_adapters_or_too_long_dialogues_are_refused(lm_url, micro_pack):
     start = {"messages": [{"role": "system", "content": TASK.id}]}
     status, reply = post(lm_url, {"model": "sts/Impatient & Verbose", **start})
     assert status == 400 and reply["error"]["param"] == "model" and "sts/" in str(reply["error"]["valid"])
     status, reply = post(lm_url, {"model": "mtad/Impatient & Verbose", "mtad": {"weights": [1, 2, 3]}, **start})
     assert status == 400 and reply["error"]["param"] == "mtad.weights"
     history = [{"intent": "next", "user": "next " * 150, "system": "Step: " + "stir " * 300}] * 60
-    status, reply = post(lm_url, {"model": "jts/regular", "messages": user_messages(TASK.id, history)})
-    assert status in (200, 400)  # a window-format pack keeps only the last turns; a dialogue one runs out of room
-    if status == 400:
-        assert reply["error"]["param"] == "messages" and "context" in reply["error"]["message"]
+    status, reply = post(lm_url, {"model": "jts/regular", "messages": user_messages(TASK.id, history),
+                                  "max_tokens": 256})
+    context = json.loads((Path(micro_pack) / "base" / "config.json").read_text())["max_position_embeddings"]
+    if context < 512:  # four long turns (the window format's history) and 256 new tokens do not fit
+        assert status == 400 and reply["error"]["param"] == "messages" and "context" in reply["error"]["message"]
 
 
 def test_a_client_that_disconnects_mid_request_costs_the_others_nothing(lm_url):
@@ -239,3 +240,29 @@ def test_serve_example_runs_users_through_the_server_against_a_served_assistant(
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["episodes"] == 2 and result["user_turns"] >= 2
+
+
+@pytest.mark.parametrize("args, message", [
+    (("serve", "--port", "70000"), "valid: 0 to 65535"),
+    (("serve", "--api-key-env", "MTAD_TEST_KEY_THAT_IS_NOT_SET"), "unset or empty"),
+    (("serve", "--batch-window-ms", "-1"), "valid: 0 to 1000"),
+])
+def test_serve_bad_arguments_exit_2_with_one_line(monkeypatch, capsys, args, message):
+    from mtad_env.cli import main
+
+    monkeypatch.delenv("MTAD_TEST_KEY_THAT_IS_NOT_SET", raising=False)
+    try:
+        status = main(list(args))
+    except SystemExit as exc:  # argparse's own errors
+        status = exc.code
+    err = capsys.readouterr().err
+    assert status == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_bench_serve_reports_both_concurrencies_over_http(micro_pack):
+    from evaluation.serve_benchmarks import bench_serve
+
+    result = bench_serve(seconds=0.1, pack=str(micro_pack), concurrency=4, turns=2)
+    assert set(result) == {"concurrency_1", "concurrency_4", "speedup"} and result["speedup"] > 0
+    for row in (result["concurrency_1"], result["concurrency_4"]):
+        assert set(row) == {"replies_per_s", "p50_ms", "p99_ms", "errors"} and row["errors"] == 0
