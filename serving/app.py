@@ -23,74 +23,79 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1 << 20
 
 
+class _Routes:
+    """The endpoints, over one set of simulators and (with LM users) one decode loop."""
+
+    def __init__(self, users: UserModels, api_key: str | None, lm: bool, batching: dict[str, float]) -> None:
+        self.users, self.api_key, self.lm, self.batching = users, api_key, lm, batching
+        self.batcher: Batcher | None = None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _: FastAPI):
+        if self.lm:
+            self.batcher = Batcher(self.users.load(), **self.batching)
+            self.batcher.start()
+        yield
+        if self.batcher is not None:
+            await self.batcher.stop()
+
+    def authorise(self, request: Request) -> None:
+        if self.api_key is None:
+            return
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), self.api_key.encode()):
+            raise RequestError(None, "missing or wrong API key: send the header 'Authorization: Bearer KEY'",
+                               status=401)
+
+    async def health(self) -> dict[str, Any]:
+        """Liveness for probes (no key needed), with the decode loop's batching figures."""
+        stats = self.batcher.stats.as_dict() if self.batcher is not None else None
+        return {"status": "ok", "lm": self.batcher is not None, "batching": stats}
+
+    async def models(self, request: Request) -> dict[str, Any]:
+        self.authorise(request)
+        return {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "mtad-env"}
+                                           for name in self.users.model_names(with_lm=self.lm)]}
+
+    async def chat_completions(self, request: Request) -> JSONResponse:
+        self.authorise(request)
+        chat = parse_request(await _json_body(request))
+        if chat.simulator != "agenda" and self.batcher is None:
+            raise RequestError("model", f"this server serves agenda users only; valid: agenda/PROFILE "
+                                        f"(start it with LM users for {', '.join(SIMULATORS[1:])})",
+                               ["agenda/PROFILE"])
+        job = self.users.prepare(chat)
+        reply = self.users.answer_agenda(job) if job.decode is None else await self.batcher.submit(job)
+        return JSONResponse(completion(chat.model, reply, job.turn))
+
+
+async def _refused(_: Request, exc: RequestError) -> JSONResponse:
+    return JSONResponse(exc.body(), status_code=exc.status)
+
+
+async def _invalid(_: Request, exc: MtadError) -> JSONResponse:
+    return JSONResponse(RequestError(None, str(exc)).body(), status_code=400)
+
+
 def create_app(users: UserModels | None = None, api_key: str | None = None, lm: bool = True,
                window_s: float = 0.002, max_wait_s: float = 0.02, max_rows: int = 512) -> FastAPI:
     """The server's application.
 
     Args:
         users: the simulators (default: agenda users and the shipped pack). api_key: the key requests must send as
-            ``Authorization: Bearer KEY`` (None: no key needed). lm: serve LM users (loads the pack at start-up);
-            False serves agenda users only. window_s, max_wait_s, max_rows: how LM requests are batched
-            (:class:`serving.batcher.Batcher`).
+            ``Authorization: Bearer KEY`` (None: no key needed; ``/health`` never needs one). lm: serve LM users
+            (loads the pack at start-up); False serves agenda users only. window_s, max_wait_s, max_rows: how LM
+            requests are batched (:class:`serving.batcher.Batcher`).
     """
-    users = users or UserModels()
-    state: dict[str, Any] = {"batcher": None}
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI):
-        if lm:
-            state["batcher"] = Batcher(users.load(), window_s=window_s, max_wait_s=max_wait_s, max_rows=max_rows)
-            state["batcher"].start()
-        yield
-        if state["batcher"] is not None:
-            await state["batcher"].stop()
-
-    app = FastAPI(title="mtad-env simulated users", lifespan=lifespan,
+    routes = _Routes(users or UserModels(), api_key, lm,
+                     {"window_s": window_s, "max_wait_s": max_wait_s, "max_rows": max_rows})
+    app = FastAPI(title="mtad-env simulated users", lifespan=routes.lifespan,
                   description="The model is the user: see the docstring of the serving package for the protocol.")
-
-    @app.exception_handler(RequestError)
-    async def refused(_: Request, exc: RequestError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status)
-
-    @app.exception_handler(MtadError)
-    async def invalid(_: Request, exc: MtadError) -> JSONResponse:
-        return JSONResponse(RequestError(None, str(exc)).body(), status_code=400)
-
-    def authorise(request: Request) -> None:
-        if api_key is None:
-            return
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), api_key.encode()):
-            raise RequestError(None, "missing or wrong API key: send the header 'Authorization: Bearer KEY'",
-                               status=401)
-
-    @app.get("/health")
-    async def health() -> dict[str, Any]:
-        batcher = state["batcher"]
-        return {"status": "ok", "lm": batcher is not None,
-                "batching": batcher.stats.as_dict() if batcher is not None else None}
-
-    @app.get("/v1/models")
-    async def models(request: Request) -> dict[str, Any]:
-        authorise(request)
-        return {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "mtad-env"}
-                                           for name in users.model_names(with_lm=lm)]}
-
-    @app.post("/v1/chat/completions")
-    async def chat_completions(request: Request) -> JSONResponse:
-        authorise(request)
-        chat = parse_request(await _json_body(request))
-        if chat.simulator != "agenda" and state["batcher"] is None:
-            raise RequestError("model", f"this server serves agenda users only; valid: agenda/PROFILE "
-                                        f"(start it with LM users for {', '.join(SIMULATORS[1:])})",
-                               ["agenda/PROFILE"])
-        job = users.prepare(chat)
-        if job.decode is None:
-            reply = users.answer_agenda(job)
-        else:
-            reply = await state["batcher"].submit(job)
-        return JSONResponse(completion(chat.model, reply, job.turn))
-
+    app.add_exception_handler(RequestError, _refused)
+    app.add_exception_handler(MtadError, _invalid)
+    app.add_api_route("/health", routes.health, methods=["GET"])
+    app.add_api_route("/v1/models", routes.models, methods=["GET"])
+    app.add_api_route("/v1/chat/completions", routes.chat_completions, methods=["POST"])
     return app
 
 
