@@ -110,7 +110,7 @@ def bench_serve(seconds: float = 5.0, pack: str | None = None, limit_s: float = 
                             stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, proc, timeout=180)
+        _wait_healthy(url, proc, timeout=600)
         stop_at = time.monotonic() + limit_s
         _dialogue(url, 0, 2, stop_at)  # warm-up: first forward, allocator, connection set-up
         one = _measure(url, 1, concurrency, turns, seconds, stop_at)

@@ -12,7 +12,7 @@ rule-based Algorithm 1 user) or an LM mode over the served pack (``sts``, ``jts`
 
 **Roles** are seen from the user simulator's side, as in a user-simulator prompt:
 
-* the first message has role ``system`` and names the task: its content is a task id (``"recipe_0001"``) or a JSON
+* the first message has role ``system`` (or ``developer``) and names the task: its content is a task id (``"recipe_0001"``) or a JSON
   object, ``{"task_id": "recipe_0001"}`` or ``{"task": {"id": ..., "title": ..., "methods": [...]}}``; further
   system messages at the start are ignored;
 * role ``assistant`` messages are the simulated user's own earlier turns (what this server returned);
@@ -37,7 +37,8 @@ greedy), ``top_p`` (0 exclusive to 1) and ``max_tokens`` (1 to 256) apply to the
 ``stream`` false.
 
 **Errors**: HTTP 400 with ``{"error": {"message", "type": "invalid_request_error", "param", "valid"}}`` naming the
-field and its valid choices; 401 without the API key when the server was started with ``--api-key-env``.
+field and its valid choices; 401 without the API key when the server was started with ``--api-key-env`` (``GET
+/health`` needs none). The server binds 127.0.0.1 unless ``--host`` says otherwise.
 
 Concurrent LM requests that arrive within a few milliseconds decode together in one batched forward (rows =
 dialogues x adapters, :mod:`serving.batcher`). The server needs the ``serve`` extra: ``pip install

@@ -15,6 +15,7 @@ from typing import Any
 
 from mtad_env.domain import Task
 from mtad_env.errors import MtadError
+from mtad_env.packs import default_pack_path
 from mtad_env.profiles import Profile, multi_trait_profiles, single_trait_profiles
 from serving.messages import TaskIndex, conversation
 from serving.protocol import ChatRequest, Reply, RequestError
@@ -48,7 +49,8 @@ class UserModels:
     def __init__(self, pack: str | Path | None = None, device: str = "auto", tasks_dir: str | None = None) -> None:
         from simulators.agenda import AgendaUserSimulator
 
-        self.pack, self.device = pack, device
+        # a path, not None: load_pack_model(None) re-reads and re-hashes the default pack on every call
+        self.pack, self.device = Path(pack) if pack else default_pack_path(), device
         self.tasks = TaskIndex(tasks_dir)
         self.agenda = AgendaUserSimulator()
         self._nlu = None
