@@ -33,14 +33,14 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     """Add the ``serve`` subcommand."""
     s = sub.add_parser("serve", help="simulated users as an OpenAI-compatible chat-completions server")
     s.add_argument("--pack", default=None, help="model pack folder for the LM users (default: the shipped pack)")
-    s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    s.add_argument("--port", type=_port, default=8000)
+    s.add_argument("--host", default="127.0.0.1", help="address to bind; 127.0.0.1 serves this machine only")
+    s.add_argument("--port", type=_port, default=8000, help="port to listen on")
     s.add_argument("--api-key-env", default=None, metavar="VAR",
                    help="refuse requests (401) that do not send 'Authorization: Bearer $VAR'")
     s.add_argument("--tasks", default=None, help="task folder instead of the shipped tasks")
-    s.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    s.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where the LM users run")
     s.add_argument("--batch-window-ms", type=float, default=2.0,
-                   help="how long a waiting LM request waits for others to batch with (default 2)")
+                   help="the quiet gap, in milliseconds, that closes a batch of LM requests")
 
 
 def missing_extra() -> str | None:
