@@ -11,7 +11,8 @@ from mtad_env.cli import emit, subcommand
 from mtad_env.errors import InvalidValueError
 
 _COMMAND_MODULES: tuple[str, ...] = ("training.cli_train", "training.adapter_trainer", "evaluation.cli_evaluate",
-                                     "evaluation.cli_suite", "evaluation.cli_judge", "mtad_env.cli_doctor")
+                                     "evaluation.cli_suite", "evaluation.cli_judge", "mtad_env.cli_doctor",
+                                     "serving.cli")
 
 
 def _int_at_least(minimum: int) -> Callable[[str], int]:
@@ -64,9 +65,10 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
         importlib.import_module(module).add_arguments(sub)
 
     b = sub.add_parser("bench", help="benchmarks that print measured figures")
-    b.add_argument("what", choices=("decode", "env", "generate", "train"),
+    b.add_argument("what", choices=("decode", "env", "generate", "train", "serve"),
                    help="decode: mTAD engine speed; env: turns/s through the PettingZoo API; "
-                        "generate: Algorithm 1 dialogues/s; train: target tokens/s of the two training recipes")
+                        "generate: Algorithm 1 dialogues/s; train: target tokens/s of the two training recipes; "
+                        "serve: replies/s of the user server at 1 and 64 concurrent dialogues")
     b.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     b.add_argument("--seconds", type=float, default=5.0, help="time budget per measurement")
 

@@ -1,0 +1,145 @@
+"""Which simulated user answers a request: the agenda user, or an LM user over the served pack.
+
+A request is stateless: its simulator is reset with the profile of the model name, the task of the system message
+and the generator of the turn (:meth:`serving.protocol.Sampling.rng`), then asked for one turn of the history the
+messages hold. The agenda user answers at once; an LM user's turn becomes a
+:class:`~simulators.mtad_engine.DecodeRequest` that :mod:`serving.batcher` decodes with others.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mtad_env.domain import Task
+from mtad_env.errors import MtadError
+from mtad_env.packs import default_pack_path
+from mtad_env.profiles import Profile, multi_trait_profiles, single_trait_profiles
+from serving.messages import TaskIndex, conversation
+from serving.protocol import ChatRequest, Reply, RequestError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Job:
+    """One request, ready to answer: its task, finished turns and, for LM users, the decoding job."""
+
+    request: ChatRequest
+    task: Task
+    turns: list[dict[str, Any]]
+    decode: Any = None  # simulators.mtad_engine.DecodeRequest for LM users
+
+    @property
+    def turn(self) -> int:
+        """The 1-based index of the user turn being asked for."""
+        return len(self.turns) + 1
+
+
+class UserModels:
+    """The simulators behind the model names.
+
+    Args:
+        pack: the LM users' pack folder (default: the shipped pack); loaded on first use or by :meth:`load`.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``. tasks_dir: a task folder instead of the shipped tasks.
+    """
+
+    def __init__(self, pack: str | Path | None = None, device: str = "auto", tasks_dir: str | None = None) -> None:
+        from simulators.agenda import AgendaUserSimulator
+
+        # a path, not None: load_pack_model(None) re-reads and re-hashes the default pack on every call
+        self.pack, self.device = Path(pack) if pack else default_pack_path(), device
+        self.tasks = TaskIndex(tasks_dir)
+        self.agenda = AgendaUserSimulator()
+        self._nlu = None
+
+    def load(self):
+        """The pack's model (:func:`simulators.lm_simulator.load_pack_model`, loaded once per process)."""
+        from simulators.lm_simulator import load_pack_model
+
+        return load_pack_model(self.pack, self.device)
+
+    def classify(self, text: str) -> str:
+        """The intent of a user turn that came back without its ``mtad.intent``."""
+        if self._nlu is None:
+            from mtad_env.nlu import IntentClassifier
+
+            self._nlu = IntentClassifier()
+        return self._nlu.predict_name(text)
+
+    def prepare(self, request: ChatRequest) -> Job:
+        """Read the messages and, for an LM user, build its decoding job; raises :class:`RequestError`."""
+        task, turns = conversation(request.messages, self.tasks, self.classify)
+        job = Job(request, task, turns)
+        if request.simulator != "agenda":
+            job.decode = self._lm_request(job)
+        return job
+
+    def answer_agenda(self, job: Job) -> Reply:
+        """The agenda user's turn (microseconds: no batching needed)."""
+        self.agenda.reset(job.request.profile, job.task, job.request.sampling.rng(len(job.turns)))
+        action = self.agenda.act(job.turns)
+        return Reply(action.intent, action.utterance)
+
+    def _lm_request(self, job: Job):
+        from simulators.lm_simulator import LMUserSimulator
+
+        request, lm = job.request, self.load()
+        self._check_adapters(request.simulator, request.profile, lm.adapter_names)
+        sampling = request.sampling
+        try:
+            sim = LMUserSimulator(self.pack, mode=request.simulator, weights=request.weights,
+                                  temperature=sampling.temperature, top_p=sampling.top_p,
+                                  max_new_tokens=sampling.max_tokens, device=self.device, cache_turns=False)
+            sim.reset(request.profile, job.task, sampling.rng(len(job.turns)))
+        except MtadError as exc:
+            # profile and adapters were checked above, so what is left to refuse is the weights
+            raise RequestError("model" if request.weights is None else "mtad.weights", str(exc)) from None
+        decode = sim.request(job.turns, use_cache=False)
+        limit = _context_length(lm)
+        if limit and len(decode.prompt_ids) + sampling.max_tokens > limit:
+            raise RequestError("messages", f"the dialogue is {len(decode.prompt_ids)} tokens long and max_tokens is "
+                                           f"{sampling.max_tokens}: more than the model's context of {limit} "
+                                           "tokens; valid: a shorter dialogue or a smaller max_tokens")
+        return decode
+
+    def _check_adapters(self, simulator: str, profile: Profile, names: list[str]) -> None:
+        """Refuse profiles the pack has no adapter for before any adapter would be loaded at run time."""
+        from simulators.corpus import profile_filename
+
+        if simulator == "jts":
+            return
+        needed = [profile_filename(Profile((pair,))) for pair in profile.pairs] or ["regular"]
+        if simulator == "sts" and len(needed) > 1:
+            valid = [f"sts/{n}" for n in names if n != "jts"]
+            raise RequestError("model", f"sts users have one trait; {str(profile)!r} has {len(needed)}: use mtad, "
+                                        "mtad-la, sampling or jts", valid)
+        missing = [n for n in needed if n not in names]
+        if missing:
+            raise RequestError("model", f"the served pack has no adapter for {', '.join(missing)}; it has: "
+                                        f"{', '.join(n for n in names if n != 'jts')}",
+                               [n for n in names if n != "jts"])
+
+    def model_names(self, with_lm: bool = True) -> list[str]:
+        """Canonical model names: every simulator with the 17 single-trait and 14 multi-trait profiles it covers
+        (any other profile string is accepted too)."""
+        profiles = single_trait_profiles() + multi_trait_profiles()
+        names = [f"agenda/{p}" for p in profiles]
+        if not with_lm:
+            return names
+        adapters = self.load().adapter_names
+        for simulator in ("sts", "jts", "mtad", "mtad-la", "sampling"):
+            for profile in profiles:
+                try:
+                    self._check_adapters(simulator, profile, adapters)
+                except RequestError:
+                    continue
+                names.append(f"{simulator}/{profile}")
+        return names
+
+
+def _context_length(lm) -> int | None:
+    config = getattr(lm.model, "config", None)
+    return getattr(config, "max_position_embeddings", None)
