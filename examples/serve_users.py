@@ -5,7 +5,7 @@
 
 Two OpenAI-compatible servers start on 127.0.0.1: ``mtad-env serve``'s application (the model is the user) and a
 template assistant behind its own ``/v1/chat/completions``. The environment then talks to both over HTTP: its
-user is a :class:`serving.client.RemoteUserSimulator`, its assistant the ``http:URL`` assistant
+user is a :class:`simulators.serving.client.RemoteUserSimulator`, its assistant the ``http:URL`` assistant
 (:class:`agents.http_assistant.OpenAICompatibleAssistant`), which is how an assistant under test in another
 framework would meet our users. Prints one JSON line: episodes, user turns, end reasons.
 """
@@ -24,10 +24,10 @@ from agents.template_assistant import TemplateAssistant
 from mtad_env.factory import rollout
 from mtad_env.nlu import IntentClassifier
 from mtad_env.observations import parse_task_text
-from serving.app import create_app, running
-from serving.client import RemoteUserSimulator
-from serving.messages import replay
-from serving.users import UserModels
+from simulators.serving.app import create_app, running
+from simulators.serving.client import RemoteUserSimulator
+from simulators.serving.messages import replay
+from simulators.serving.users import UserModels
 
 
 def assistant_app(seed: int) -> FastAPI:

@@ -12,7 +12,7 @@ from mtad_env.errors import InvalidValueError
 
 _COMMAND_MODULES: tuple[str, ...] = ("training.cli_train", "training.adapter_trainer", "evaluation.cli_evaluate",
                                      "evaluation.cli_suite", "evaluation.cli_judge", "mtad_env.cli_doctor",
-                                     "serving.cli")
+                                     "simulators.serving.cli")
 
 
 def _int_at_least(minimum: int) -> Callable[[str], int]:

@@ -17,9 +17,9 @@ openai = pytest.importorskip("openai")
 
 from mtad_env.domain import load_tasks  # noqa: E402
 from mtad_env.profiles import Profile  # noqa: E402
-from serving.app import create_app, running  # noqa: E402
-from serving.client import RemoteUserSimulator, user_messages  # noqa: E402
-from serving.users import UserModels  # noqa: E402
+from simulators.serving.app import create_app, running  # noqa: E402
+from simulators.serving.client import RemoteUserSimulator, user_messages  # noqa: E402
+from simulators.serving.users import UserModels  # noqa: E402
 from simulators.agenda import AgendaUserSimulator  # noqa: E402
 
 TASK = load_tasks("test")[0]

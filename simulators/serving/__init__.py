@@ -41,6 +41,6 @@ field and its valid choices; 401 without the API key when the server was started
 /health`` needs none). The server binds 127.0.0.1 unless ``--host`` says otherwise.
 
 Concurrent LM requests that arrive within a few milliseconds decode together in one batched forward (rows =
-dialogues x adapters, :mod:`serving.batcher`). The server needs the ``serve`` extra: ``pip install
+dialogues x adapters, :mod:`simulators.serving.batcher`). The server needs the ``serve`` extra: ``pip install
 "mtad-env[serve]"``.
 """

@@ -1,4 +1,4 @@
-"""The FastAPI application of ``mtad-env serve`` and helpers to run it with uvicorn (see :mod:`serving`)."""
+"""The FastAPI application of ``mtad-env serve`` and helpers to run it with uvicorn (see :mod:`simulators.serving`)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from mtad_env.errors import MtadError
-from serving.batcher import Batcher
-from serving.protocol import SIMULATORS, RequestError, completion, parse_request
-from serving.users import UserModels
+from simulators.serving.batcher import Batcher
+from simulators.serving.protocol import SIMULATORS, RequestError, completion, parse_request
+from simulators.serving.users import UserModels
 
 logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1 << 20
@@ -85,7 +85,7 @@ def create_app(users: UserModels | None = None, api_key: str | None = None, lm: 
         users: the simulators (default: agenda users and the shipped pack). api_key: the key requests must send as
             ``Authorization: Bearer KEY`` (None: no key needed; ``/health`` never needs one). lm: serve LM users
             (loads the pack at start-up); False serves agenda users only. window_s, max_wait_s, max_rows: how LM
-            requests are batched (:class:`serving.batcher.Batcher`).
+            requests are batched (:class:`simulators.serving.batcher.Batcher`).
     """
     routes = _Routes(users or UserModels(), api_key, lm,
                      {"window_s": window_s, "max_wait_s": max_wait_s, "max_rows": max_rows})

@@ -22,8 +22,8 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from serving.protocol import Reply
-from serving.users import Job
+from simulators.serving.protocol import Reply
+from simulators.serving.users import Job
 
 logger = logging.getLogger(__name__)
 

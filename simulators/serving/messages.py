@@ -1,4 +1,4 @@
-"""Chat messages -> the task and the user simulator's turn history (the role convention of :mod:`serving`).
+"""Chat messages -> the task and the user simulator's turn history (the role convention of :mod:`simulators.serving`).
 
 The simulated user's own earlier turns are the ``assistant`` messages, the responses of the assistant under test
 are the ``user`` messages; each pair becomes a turn ``{"intent", "user", "system", "system_error",
@@ -20,7 +20,7 @@ from mtad_env.intents import INTENTS
 from mtad_env.judge import is_repeat, judge, read_text
 from mtad_env.observations import MAX_RESPONSE_CHARS, MAX_UTTERANCE_CHARS, clean_text
 from mtad_env.system_acts import NAVIGATION_ACTS, TaskState, advance
-from serving.protocol import RequestError
+from simulators.serving.protocol import RequestError
 
 ROLES = ("system", "developer", "user", "assistant")
 DEGENERATE = "<degenerate>"

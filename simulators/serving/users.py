@@ -1,9 +1,9 @@
 """Which simulated user answers a request: the agenda user, or an LM user over the served pack.
 
 A request is stateless: its simulator is reset with the profile of the model name, the task of the system message
-and the generator of the turn (:meth:`serving.protocol.Sampling.rng`), then asked for one turn of the history the
+and the generator of the turn (:meth:`simulators.serving.protocol.Sampling.rng`), then asked for one turn of the history the
 messages hold. The agenda user answers at once; an LM user's turn becomes a
-:class:`~simulators.mtad_engine.DecodeRequest` that :mod:`serving.batcher` decodes with others.
+:class:`~simulators.mtad_engine.DecodeRequest` that :mod:`simulators.serving.batcher` decodes with others.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from mtad_env.domain import Task
 from mtad_env.errors import MtadError
 from mtad_env.packs import default_pack_path
 from mtad_env.profiles import Profile, multi_trait_profiles, single_trait_profiles
-from serving.messages import TaskIndex, conversation
-from serving.protocol import ChatRequest, Reply, RequestError
+from simulators.serving.messages import TaskIndex, conversation
+from simulators.serving.protocol import ChatRequest, Reply, RequestError
 
 logger = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """The request fields of ``POST /v1/chat/completions`` other than the messages, and the reply's JSON (see
-:mod:`serving` for the protocol). Plain Python: no web framework needed to parse or build them."""
+:mod:`simulators.serving` for the protocol). Plain Python: no web framework needed to parse or build them."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ class Sampling:
 
 @dataclass(frozen=True)
 class ChatRequest:
-    """A validated request, its messages still raw (see :func:`serving.messages.conversation`)."""
+    """A validated request, its messages still raw (see :func:`simulators.serving.messages.conversation`)."""
 
     model: str
     simulator: str

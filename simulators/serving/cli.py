@@ -1,4 +1,4 @@
-"""``mtad-env serve``: simulated users behind an OpenAI-compatible chat-completions API (see :mod:`serving`).
+"""``mtad-env serve``: simulated users behind an OpenAI-compatible chat-completions API (see :mod:`simulators.serving`).
 
 This module imports without FastAPI; the command itself needs the ``serve`` extra and says so in one line.
 """
@@ -77,8 +77,8 @@ def run_serve(args: argparse.Namespace) -> int:
     if not 0 <= args.batch_window_ms <= 1000:
         raise InvalidValueError(f"--batch-window-ms {args.batch_window_ms} is not valid; valid: 0 to 1000")
     key = _api_key(args.api_key_env)
-    from serving.app import create_app, serve
-    from serving.users import UserModels
+    from simulators.serving.app import create_app, serve
+    from simulators.serving.users import UserModels
 
     users = UserModels(args.pack, args.device, args.tasks)
     users.load()  # a bad pack fails here, with exit status 2
