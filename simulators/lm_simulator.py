@@ -16,7 +16,7 @@ import torch
 from mtad_env.domain import Task
 from mtad_env.errors import InvalidValueError, PackError, unknown
 from mtad_env.model_loading import quiet_model_loading
-from mtad_env.packs import Pack, load_pack
+from mtad_env.packs import Pack, default_pack_path, load_pack
 from mtad_env.profiles import Profile
 from mtad_env.traits import get_trait
 from mtad_env.user_simulator import Turn, UserAction, UserSimulator
@@ -74,8 +74,9 @@ def _load(path: str, device: str) -> PackModel:
 
 
 def load_pack_model(pack: str | Path | None = None, device: str = "auto") -> PackModel:
-    """The pack's model, loaded once per process (default: the shipped pack)."""
-    return _load(str(Path(pack) if pack else load_pack().path), device)
+    """The pack's model, loaded once per process (default: the shipped pack). The pack is validated (every file
+    hashed) when it is first loaded, not on every call: ``make`` calls this once per environment."""
+    return _load(str(Path(pack) if pack else default_pack_path()), device)
 
 
 MODES = ("sts", "jts", "mtad", "mtad-la", "sampling")

@@ -49,7 +49,6 @@ class UserModels:
     def __init__(self, pack: str | Path | None = None, device: str = "auto", tasks_dir: str | None = None) -> None:
         from simulators.agenda import AgendaUserSimulator
 
-        # a path, not None: load_pack_model(None) re-reads and re-hashes the default pack on every call
         self.pack, self.device = Path(pack) if pack else default_pack_path(), device
         self.tasks = TaskIndex(tasks_dir)
         self.agenda = AgendaUserSimulator()
