@@ -22,7 +22,7 @@ from mtad_env.traits import get_trait
 from mtad_env.user_simulator import Turn, UserAction, UserSimulator
 from simulators.corpus import profile_filename
 from simulators.mtad_engine import DecodeRequest, decode, normalise_weights
-from simulators.prompting import END, parse_completion, prompt_text
+from simulators.prompting import DIALOGUE_FORMATS, END, parse_completion, prompt_text
 from simulators.turn_cache import TurnCache
 
 logger = logging.getLogger(__name__)
@@ -112,11 +112,12 @@ class LMUserSimulator(UserSimulator):
         self.profile, self.rng = Profile(), np.random.default_rng(0)
         self.active: list[str] = ["regular"]
         self.levels: list[str] = ["dialogue"]
-        dialogue_format = self.lm.pack.prompt_format == "dialogue"
+        self.task: Task | None = None
+        dialogue_format = self.lm.pack.prompt_format in DIALOGUE_FORMATS
         self.turn_cache = TurnCache() if cache_turns and dialogue_format else None
 
     def reset(self, profile: Profile, task: Task, rng: np.random.Generator) -> None:
-        self.profile, self.rng = profile, rng
+        self.profile, self.rng, self.task = profile, rng, task
         if self.turn_cache is not None:
             self.turn_cache.clear()
         if self.mode == "jts":
@@ -148,7 +149,8 @@ class LMUserSimulator(UserSimulator):
         """The decoding job of this simulator's next turn (``use_cache``: with this dialogue's turn cache, if any;
         a batch of several histories of one simulator decodes without it)."""
         cache = self.turn_cache if use_cache else None
-        prompt = prompt_text(history, self.profile if self.mode == "jts" else None, self.lm.pack.prompt_format)
+        prompt = prompt_text(history, self.profile if self.mode == "jts" else None, self.lm.pack.prompt_format,
+                             self.task)
         ids = self.lm.tokenizer(prompt, add_special_tokens=False)["input_ids"]
         weights = normalise_weights(self.weights, len(self.active), self.active)
         if self.mode == "sampling":

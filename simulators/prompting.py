@@ -14,7 +14,11 @@
     P [U] <|user|><|intent|> utterance<|end|><|system|> response <|user|><|intent|> utterance<|end|><|system|> ...
 
 The prompt of turn k is the dialogue's first k turns followed by ``<|user|>``; the completion is the same
-``<|intent|> utterance <|end|>``. A training sequence is then one whole dialogue with the loss on every user turn
+``<|intent|> utterance <|end|>``.
+
+``task_dialogue``: the ``dialogue`` format with the task written after the preamble (T, :func:`task_text`): its
+title and the ingredient and tool names that user questions mention, so that a user asks about the task it is in
+("how much butter do i need" in a recipe with butter) instead of one remembered from training. A training sequence is then one whole dialogue with the loss on every user turn
 (each conditioned on everything before it), and at inference the prompt of turn k + 1 extends the prompt of turn k,
 so a dialogue's key/value cache carries over from turn to turn.
 """
@@ -25,7 +29,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from mtad_env.errors import unknown
+from mtad_env.domain import Task
+from mtad_env.errors import InvalidValueError, unknown
 from mtad_env.intents import INTENTS
 from mtad_env.profiles import Profile
 from mtad_env.traits import traits
@@ -36,7 +41,9 @@ END, PAD, UNK = "<|end|>", "<|pad|>", "<|unk|>"
 HISTORY_TURNS = 4
 SYSTEM_WORDS = 16
 _SPECIAL = re.compile(r"<\|[^|]*\|>")
-PROMPT_FORMATS = ("window", "dialogue")
+PROMPT_FORMATS = ("window", "dialogue", "task_dialogue")
+DIALOGUE_FORMATS = ("dialogue", "task_dialogue")  # whole-dialogue formats: one training sequence per dialogue
+TASK_INGREDIENTS, TASK_TOOLS = 10, 6
 USER = "<|user|>"
 
 
@@ -92,17 +99,34 @@ def dialogue_turn_text(turn: Mapping[str, Any]) -> str:
     return f"{USER}{completion_text(intent, turn['user'])}<|system|> {_cut(turn['system'], SYSTEM_WORDS)}"
 
 
-def dialogue_prompt_head(profile: Profile | None) -> str:
-    """What a ``dialogue``-format sequence starts with: P, then U when ``profile`` is given (JTS)."""
-    return PREAMBLE + (profile_text(profile) if profile else "")
+def task_text(task: Task) -> str:
+    """T: ``" Task: title. Ingredients: a, b. Tools: c, d."``, at most ``TASK_INGREDIENTS`` ingredient and
+    ``TASK_TOOLS`` tool names; a list the task lacks is left out."""
+    parts = [f" Task: {_cut(task.title, 16)}."]
+    if task.ingredient_names:
+        parts.append(" Ingredients: " + ", ".join(task.ingredient_names[:TASK_INGREDIENTS]) + ".")
+    if task.tools:
+        parts.append(" Tools: " + ", ".join(task.tools[:TASK_TOOLS]) + ".")
+    return "".join(parts)
 
 
-def prompt_text(turns: Sequence[Mapping[str, Any]], profile: Profile | None, prompt_format: str = "window") -> str:
-    """The prompt of the next user turn after ``turns`` in ``prompt_format`` (see the module docstring)."""
+def dialogue_prompt_head(profile: Profile | None, task: Task | None = None) -> str:
+    """What a whole-dialogue sequence starts with: P, then T when ``task`` is given (``task_dialogue``), then U
+    when ``profile`` is given (JTS)."""
+    return PREAMBLE + (task_text(task) if task is not None else "") + (profile_text(profile) if profile else "")
+
+
+def prompt_text(turns: Sequence[Mapping[str, Any]], profile: Profile | None, prompt_format: str = "window",
+                task: Task | None = None) -> str:
+    """The prompt of the next user turn after ``turns`` in ``prompt_format`` (see the module docstring);
+    ``task_dialogue`` needs the ``task``."""
     if prompt_format == "window":
         return build_prompt(turns, profile)
-    if prompt_format == "dialogue":
-        return dialogue_prompt_head(profile) + "".join(dialogue_turn_text(t) for t in turns) + USER
+    if prompt_format in DIALOGUE_FORMATS:
+        if prompt_format == "task_dialogue" and task is None:
+            raise InvalidValueError("the task_dialogue prompt format writes the task into the prompt: pass task=")
+        head = dialogue_prompt_head(profile, task if prompt_format == "task_dialogue" else None)
+        return head + "".join(dialogue_turn_text(t) for t in turns) + USER
     raise unknown("prompt format", prompt_format, PROMPT_FORMATS)
 
 

@@ -18,7 +18,7 @@ from training.pack_builder import TrainConfig, build_pack
 
 def test_micro_pack_has_tokenizer_base_17_sts_adapters_and_jts(micro_pack):
     pack = load_pack(micro_pack)
-    assert pack.prompt_format == "dialogue"
+    assert pack.prompt_format == "task_dialogue"
     assert len(pack.adapters) == 17 and "regular" in pack.adapters
     assert (micro_pack / "adapters" / "verbosity=high" / "adapter_model.safetensors").exists()
     assert (micro_pack / "jts" / "adapter_config.json").exists()

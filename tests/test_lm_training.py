@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from mtad_env.domain import load_tasks
+from mtad_env.domain import load_tasks, task_from_dict
+from mtad_env.errors import InvalidValueError
 from mtad_env.profiles import Profile
 from simulators.agenda import AgendaUserSimulator
 from simulators.dialogue_generator import generate_dialogue
@@ -43,6 +44,23 @@ def test_a_dialogue_sequence_is_the_tokenized_text_with_targets_on_every_user_tu
         prompt = tokenizer(prompt_text(record["dialog"][:k], Profile.parse("verbosity=high"), "dialogue"),
                            add_special_tokens=False)["input_ids"]
         assert ids[:len(prompt)] == prompt and labels[len(prompt)] != -100 and labels[len(prompt) - 1] == -100
+
+
+def test_task_dialogue_sequences_carry_the_task_and_match_the_inference_prompt(tokenizer):
+    record = _records(1, "regular")[0]
+    task = task_from_dict(record["task"])
+    (ids, labels), = dialogue_sequences([record], tokenizer, False, max_len=4096, with_task=True)
+    head = tokenizer.decode(ids[:ids.index(tokenizer.convert_tokens_to_ids("<|user|>"))])
+    assert f"Task: {task.title}." in head and task.ingredient_names[0] in head
+    for k in (0, 2):
+        prompt = tokenizer(prompt_text(record["dialog"][:k], None, "task_dialogue", task),
+                           add_special_tokens=False)["input_ids"]
+        assert ids[:len(prompt)] == prompt and labels[len(prompt)] != -100
+    # without the task, the same dialogue is the plain dialogue format
+    (plain, _), = dialogue_sequences([record], tokenizer, False, max_len=4096)
+    assert len(plain) < len(ids) and "Task:" not in tokenizer.decode(plain)
+    with pytest.raises(InvalidValueError, match="task"):
+        prompt_text([], None, "task_dialogue")
 
 
 def test_long_dialogues_lose_their_last_turns_not_their_start(tokenizer):

@@ -6,7 +6,7 @@ loss on the completion only. Profiles are stratified to the same number of examp
 intent is ``next`` are undersampled by 50%. A prompt of ~120 tokens carries a completion of ~7, so about 6% of the
 tokens a forward/backward pass computes carry the loss.
 
-``dialogue``: one whole dialogue is one sequence with the loss on every user turn (intent, utterance, end token),
+``dialogue`` and ``task_dialogue`` (the task written after the preamble): one whole dialogue is one sequence with the loss on every user turn (intent, utterance, end token),
 each conditioned on everything before it; about a third of the tokens carry the loss. Sequences are batched by a
 token budget in length buckets (:func:`token_batches`), so little compute goes to padding. Every turn is kept: the
 model is to reproduce the corpus' own intent distribution, which the evaluation compares against.
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from mtad_env.domain import task_from_dict
 from mtad_env.profiles import Profile
 from simulators.prompting import (USER, build_prompt, completion_text, dialogue_prompt_head,
                                   dialogue_turn_text)
@@ -93,11 +94,13 @@ def batches(encoded: Sequence[tuple[list[int], list[int]]], batch_size: int, pad
         yield ids, mask, labels
 
 
-def dialogue_segments(record: dict, with_profile: bool) -> list[str]:
-    """The text of one dialogue in the ``dialogue`` format, cut into segments that alternate context and target:
+def dialogue_segments(record: dict, with_profile: bool, with_task: bool = False) -> list[str]:
+    """The text of one dialogue in the ``dialogue`` format (``task_dialogue`` with ``with_task``: the record's task
+    written into the head), cut into segments that alternate context and target:
     ``[head + <|user|>, completion 1, <|system|> response 1 + <|user|>, completion 2, ...]``."""
     profile = Profile.parse(record["user_profile"]) if with_profile else None
-    segments = [dialogue_prompt_head(profile) + USER]
+    task = task_from_dict(record["task"]) if with_task else None
+    segments = [dialogue_prompt_head(profile, task) + USER]
     for turn in record["dialog"]:
         text = dialogue_turn_text(turn)  # "<|user|>" + completion + "<|system|> response"
         completion = text[len(USER):text.index("<|system|>")]
@@ -122,12 +125,12 @@ def dialogue_sequence(pieces: Sequence[Sequence[int]], max_len: int) -> tuple[li
 
 
 def dialogue_sequences(records: Sequence[dict], tokenizer, with_profile: bool, max_len: int,
-                       chunk: int = 2000) -> list[tuple[list[int], list[int]]]:
+                       chunk: int = 2000, with_task: bool = False) -> list[tuple[list[int], list[int]]]:
     """:func:`dialogue_sequence` of every record (dialogues without a user turn that fits are dropped); the
     segments of ``chunk`` dialogues go to the tokenizer in one call."""
     out = []
     for first in range(0, len(records), chunk):
-        texts = [dialogue_segments(r, with_profile) for r in records[first:first + chunk]]
+        texts = [dialogue_segments(r, with_profile, with_task) for r in records[first:first + chunk]]
         flat = tokenizer([t for segs in texts for t in segs], add_special_tokens=False)["input_ids"]
         at = 0
         for segs in texts:

@@ -22,7 +22,7 @@ from mtad_env.errors import InvalidValueError
 from mtad_env.packs import Pack, load_pack, write_manifest
 from mtad_env.profiles import single_trait_profiles
 from simulators.corpus import CorpusGenerator, CorpusSpec, profile_filename, read_corpus
-from simulators.prompting import PREAMBLE
+from simulators.prompting import DIALOGUE_FORMATS, PREAMBLE, task_text
 from training.lm_data import build_examples, dialogue_sequences, encode
 from training.presets import Preset, get_preset
 from training.tokenizer import load_tokenizer, train_tokenizer
@@ -109,7 +109,8 @@ class PackBuilder:
 
             return adapt_backbone_tokenizer(Path(self.config.backbone), folder)
         texts = [PREAMBLE] + [t[k] for r in train for t in r["dialog"] for k in ("user", "system")]
-        texts += [s for split in ("train", "valid", "test", "diy") for task in load_tasks(split) for s in task.methods]
+        tasks = [task for split in ("train", "valid", "test", "diy") for task in load_tasks(split)]
+        texts += [s for task in tasks for s in task.methods] + [task_text(task) for task in tasks]
         return train_tokenizer(texts, self.preset.vocab_size, folder)
 
     def _encoded(self, tokenizer, records: list[dict], profiles: list[str] | None, with_profile: bool,
@@ -185,8 +186,9 @@ def train_lora(base: Path, preset: Preset, train: list, valid: list, steps: int,
 
 def encode_records(records: list[dict], tokenizer, preset: Preset, with_profile: bool, seed: int) -> list:
     """Training sequences of ``records`` in the preset's prompt format (see :mod:`training.lm_data`)."""
-    if preset.prompt_format == "dialogue":
-        return dialogue_sequences(records, tokenizer, with_profile, preset.max_len)
+    if preset.prompt_format in DIALOGUE_FORMATS:
+        return dialogue_sequences(records, tokenizer, with_profile, preset.max_len,
+                                  with_task=preset.prompt_format == "task_dialogue")
     return encode(build_examples(records, with_profile, seed), tokenizer, preset.max_len)
 
 

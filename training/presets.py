@@ -1,7 +1,7 @@
 """Training presets: backbone shape, prompt format, corpus size and training budget.
 
 ``micro`` is a throwaway pack for tests (well under a minute); ``tiny`` is the shipped pack. Both train in the
-``dialogue`` prompt format (a whole dialogue per sequence, the loss on every user turn: see
+``task_dialogue`` prompt format (the task, then a whole dialogue per sequence, the loss on every user turn: see
 :mod:`training.lm_data`), with batches of a token budget rather than a row count. Adapters train on at most
 ``adapter_dialogues`` of their profile's dialogues; the base and JTS on every training dialogue.
 """
@@ -30,7 +30,7 @@ class Preset:
     jts_steps: int           # steps for the joint adapter
     batch_size: int = 16     # rows per batch (window format)
     batch_tokens: int = 0    # tokens per batch, padding included (dialogue format)
-    prompt_format: str = "dialogue"
+    prompt_format: str = "task_dialogue"
     adapter_dialogues: int | None = None  # per profile for STS adapters (None: all)
     lr_base: float = 2e-3
     lr_adapter: float = 2e-3
@@ -44,8 +44,8 @@ PRESETS: dict[str, Preset] = {
     "micro": Preset("micro", hidden=48, layers=1, heads=2, vocab_size=600, max_len=384, dialogues=12,
                     valid_dialogues=2, base_steps=30, adapter_steps=3, jts_steps=6, batch_tokens=2048),
     "tiny": Preset("tiny", hidden=128, layers=2, heads=4, vocab_size=2500, max_len=768, dialogues=5000,
-                   valid_dialogues=100, base_steps=4000, adapter_steps=150, jts_steps=400, batch_tokens=8192,
-                   adapter_dialogues=1000, warmup_steps=100, lora_rank=32, lora_alpha=64),
+                   valid_dialogues=100, base_steps=4000, adapter_steps=200, jts_steps=800, batch_tokens=8192,
+                   adapter_dialogues=2000, warmup_steps=100, lora_rank=32, lora_alpha=64),
 }
 
 
