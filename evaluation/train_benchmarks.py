@@ -114,6 +114,7 @@ def bench_train(seconds: float = 5.0, rounds: int = 5, dialogues_per_profile: in
     """``{"train": {...}}``: target tokens/s of each recipe and the speedup; each round runs each recipe for about
     ``seconds`` / 2."""
     from training.presets import get_preset
+    from training.trainer import bf16_native
 
     preset = get_preset(preset_name)
     records = _records(dialogues_per_profile)
@@ -131,4 +132,4 @@ def bench_train(seconds: float = 5.0, rounds: int = 5, dialogues_per_profile: in
     return {"train": {"window_target_tokens_per_s": round(float(np.median(rates["window"])), 1),
                       "dialogue_target_tokens_per_s": round(float(np.median(rates["dialogue"])), 1),
                       "speedup": round(float(np.median(ratio)), 2), "rounds": rounds,
-                      "threads": torch.get_num_threads(), "bf16": preset.bf16}}
+                      "threads": torch.get_num_threads(), "bf16": preset.bf16 and bf16_native("cpu")}}
