@@ -24,6 +24,7 @@ from simulators.turn_cache import TurnCache
 
 ENGINES = ("auto", "lean", "transformers")
 STEP_THREAD_ROWS = 8
+PREFILL_THREAD_TOKENS = 32  # a prompt pass of at most 8 x 32 new tokens (a cached turn's) runs on one thread too
 
 
 @dataclass
@@ -186,7 +187,8 @@ def decode(model, requests: Sequence[DecodeRequest], stop_ids: Sequence[int], pa
     stops = torch.tensor(list(stop_ids) or [-1])
     with _session(model, row_adapters, ids.shape[1] + max_new_tokens, engine) as session:
         start = _reuse_cached(session, requests) if isinstance(session, LeanSession) else 0
-        logits = session.prefill(ids.to(device), mask.to(device), start).cpu()  # 1. all prompts x adapters at once
+        with _step_threads(len(row_adapters) * (ids.shape[1] - start) // PREFILL_THREAD_TOKENS, device):
+            logits = session.prefill(ids.to(device), mask.to(device), start).cpu()  # 1. all prompts x adapters
         with _step_threads(len(row_adapters), device):
             _token_loop(session, logits, requests, rows, (first, later), row_dialogue, stops, pad_id,
                         max_new_tokens, temperature, top_p)
@@ -249,9 +251,11 @@ def _token_loop(session, logits: torch.Tensor, requests: Sequence[DecodeRequest]
 
 @contextlib.contextmanager
 def _step_threads(rows: int, device: torch.device):
-    """One CPU thread for the one-token steps of a few rows: their matmuls are too small to split, and on 2 cores
-    the split costs more than it saves (measured: a 4 x 128 @ 128 x 384 product takes 31 us on 2 threads, 16 on
-    1). The prompt pass keeps every thread."""
+    """One CPU thread for the one-token steps of at most :data:`STEP_THREAD_ROWS` rows, and for prompt passes as
+    small: their matmuls are too small to split, and on 2 cores the split costs more than it saves (measured: a
+    4 x 128 @ 128 x 384 product takes 31 us on 2 threads, 16 on 1). Worse, on a busy machine every split product
+    waits for its slowest thread: a cached turn's 25-token prompt pass took from 2.5 to 540 ms on 2 threads beside
+    a training job. Larger prompt passes keep every thread."""
     before = torch.get_num_threads()
     if device.type != "cpu" or rows > STEP_THREAD_ROWS or before == 1:
         yield
