@@ -10,9 +10,13 @@ that recomputes everything (up to float rounding of a different blocking of the 
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 
@@ -36,6 +40,11 @@ class TurnCache:
 
     def clear(self) -> None:
         self._entries.clear()
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the cached keys and values."""
+        return sum(t.numel() * t.element_size() for e in list(self._entries.values()) for t in (*e.keys, *e.values))
 
     def reusable(self, owner: object, adapter: str, prompt: Sequence[int]) -> int:
         """How many leading tokens of ``prompt`` have cached keys and values for ``adapter`` (at most all but the
@@ -67,3 +76,51 @@ class TurnCache:
         span = slice(column, column + len(tokens))
         self._entries[adapter] = _Entry(list(tokens), [k[row, :, span].clone() for k in keys],
                                         [v[row, :, span].clone() for v in values])
+
+
+class TurnCachePool:
+    """Turn caches of many dialogues, found by how their prompt starts: the cache of a server whose requests
+    each carry a whole dialogue and no session id (an OpenAI-style chat endpoint).
+
+    A dialogue's key is its prompt up to its second ``<|user|>`` token (the head and the first user and system
+    turns), so the requests of one dialogue find the cache its earlier turns filled from the third turn on; two
+    dialogues that begin alike share a cache, which costs them hits, never correctness (a cache is matched by token
+    ids). The least recently used caches go once the pool holds more than ``max_bytes`` of keys and values.
+    Thread-safe: requests look caches up on the server's thread while the decode thread fills them.
+    """
+
+    def __init__(self, user_id: int, max_bytes: int = 256 * 2 ** 20) -> None:
+        self.user_id, self.max_bytes = user_id, max_bytes
+        self._caches: OrderedDict[bytes, TurnCache] = OrderedDict()
+        self._lock = threading.Lock()
+        self.lookups = self.found = 0
+
+    def get(self, prompt: Sequence[int]) -> TurnCache:
+        """The cache of the dialogue whose next prompt is ``prompt`` (a new one if none is kept)."""
+        ids = np.asarray(prompt, dtype=np.int64)
+        users = np.flatnonzero(ids == self.user_id)
+        head = ids[:users[1] + 1] if len(users) > 1 else ids
+        key = hashlib.blake2b(head.tobytes(), digest_size=16).digest()
+        with self._lock:
+            self.lookups += 1
+            cache = self._caches.get(key)
+            if cache is not None:
+                self.found += 1
+                self._caches.move_to_end(key)
+                return cache
+            self._caches[key] = cache = TurnCache()
+            self._evict()
+            return cache
+
+    def _evict(self) -> None:
+        total = sum(c.nbytes for c in self._caches.values())
+        while total > self.max_bytes and len(self._caches) > 1:
+            _, oldest = self._caches.popitem(last=False)
+            total -= oldest.nbytes
+
+    def stats(self) -> dict[str, float]:
+        """Lookups, the share that found a kept cache, caches kept and their megabytes."""
+        with self._lock:
+            held = sum(c.nbytes for c in self._caches.values())
+            return {"lookups": self.lookups, "hit_rate": round(self.found / self.lookups, 3) if self.lookups else 0.0,
+                    "dialogues": len(self._caches), "megabytes": round(held / 2 ** 20, 1)}

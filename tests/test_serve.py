@@ -178,6 +178,23 @@ def test_lm_users_decode_in_batches_and_each_reply_is_the_one_decoded_alone(lm_u
     assert any(r[0]["content"] != crowd[0][0]["content"] for r in crowd[1:])
 
 
+def test_the_prefix_cache_finds_a_dialogues_earlier_turns_and_changes_no_reply(lm_url, micro_pack):
+    """Four-turn dialogues served with the prefix cache (the module's server) and without it: the same replies,
+    and the later turns of each dialogue found the keys and values its earlier turns left."""
+    def health(url):
+        with urllib.request.urlopen(f"{url}/health") as resp:
+            return json.loads(resp.read())
+
+    before = health(lm_url)["prefix_cache"] or {"lookups": 0}
+    cached = [play(lm_url, model, seed, 4, load_tasks("test")[seed]) for seed, model in enumerate(LM_MODELS[:3])]
+    after = health(lm_url)["prefix_cache"]
+    assert after["lookups"] - before["lookups"] == 12 and after["hit_rate"] > 0 and after["megabytes"] > 0
+    with running(create_app(UserModels(micro_pack, prefix_cache_mb=0), window_s=0.02)) as url:
+        fresh = [play(url, model, seed, 4, load_tasks("test")[seed]) for seed, model in enumerate(LM_MODELS[:3])]
+        assert health(url)["prefix_cache"] is None
+    assert fresh == cached
+
+
 def test_lm_requests_for_missing_adapters_or_too_long_dialogues_are_refused(lm_url, micro_pack):
     start = {"messages": [{"role": "system", "content": TASK.id}]}
     status, reply = post(lm_url, {"model": "sts/Impatient & Verbose", **start})

@@ -50,7 +50,9 @@ class _Routes:
     async def health(self) -> dict[str, Any]:
         """Liveness for probes (no key needed), with the decode loop's batching figures."""
         stats = self.batcher.stats.as_dict() if self.batcher is not None else None
-        return {"status": "ok", "lm": self.batcher is not None, "batching": stats}
+        caches = self.users.prefix_caches
+        return {"status": "ok", "lm": self.batcher is not None, "batching": stats,
+                "prefix_cache": caches.stats() if caches is not None else None}
 
     async def models(self, request: Request) -> dict[str, Any]:
         self.authorise(request)

@@ -41,6 +41,9 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where the LM users run")
     s.add_argument("--batch-window-ms", type=float, default=2.0,
                    help="the quiet gap, in milliseconds, that closes a batch of LM requests")
+    s.add_argument("--prefix-cache-mb", type=float, default=256,
+                   help="keys and values kept across requests of the LM users' dialogues, so a request computes "
+                        "only its new turn (0: recompute every dialogue; replies are the same either way)")
 
 
 def missing_extra() -> str | None:
@@ -80,7 +83,9 @@ def run_serve(args: argparse.Namespace) -> int:
     from simulators.serving.app import create_app, serve
     from simulators.serving.users import UserModels
 
-    users = UserModels(args.pack, args.device, args.tasks)
+    if args.prefix_cache_mb < 0:
+        raise InvalidValueError(f"--prefix-cache-mb {args.prefix_cache_mb} is not valid; valid: 0 (off) or more")
+    users = UserModels(args.pack, args.device, args.tasks, args.prefix_cache_mb)
     users.load()  # a bad pack fails here, with exit status 2
     if not _is_loopback(args.host):
         logger.warning("binding %s: other machines can reach the server%s", args.host,

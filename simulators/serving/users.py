@@ -44,12 +44,17 @@ class UserModels:
     Args:
         pack: the LM users' pack folder (default: the shipped pack); loaded on first use or by :meth:`load`.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``. tasks_dir: a task folder instead of the shipped tasks.
+        prefix_cache_mb: keys and values kept across requests for the LM users' dialogues (a
+            :class:`~simulators.turn_cache.TurnCachePool`), so that a request computes only what its dialogue
+            added since its last turn; 0 recomputes every request's whole dialogue. Replies are the same either way.
     """
 
-    def __init__(self, pack: str | Path | None = None, device: str = "auto", tasks_dir: str | None = None) -> None:
+    def __init__(self, pack: str | Path | None = None, device: str = "auto", tasks_dir: str | None = None,
+                 prefix_cache_mb: float = 256) -> None:
         from simulators.agenda import AgendaUserSimulator
 
         self.pack, self.device = Path(pack) if pack else default_pack_path(), device
+        self.prefix_cache_mb, self.prefix_caches = prefix_cache_mb, None
         self.tasks = TaskIndex(tasks_dir)
         self.agenda = AgendaUserSimulator()
         self._nlu = None
@@ -84,6 +89,7 @@ class UserModels:
 
     def _lm_request(self, job: Job):
         from simulators.lm_simulator import LMUserSimulator
+        from simulators.prompting import DIALOGUE_FORMATS
 
         request, lm = job.request, self.load()
         self._check_adapters(request.simulator, request.profile, lm.adapter_names)
@@ -97,12 +103,23 @@ class UserModels:
             # profile and adapters were checked above, so what is left to refuse is the weights
             raise RequestError("model" if request.weights is None else "mtad.weights", str(exc)) from None
         decode = sim.request(job.turns, use_cache=False)
+        if lm.pack.prompt_format in DIALOGUE_FORMATS and self.prefix_cache_mb > 0:  # each prompt extends the last
+            decode.cache = self._prefix_caches(lm).get(decode.prompt_ids)
         limit = _context_length(lm)
         if limit and len(decode.prompt_ids) + sampling.max_tokens > limit:
             raise RequestError("messages", f"the dialogue is {len(decode.prompt_ids)} tokens long and max_tokens is "
                                            f"{sampling.max_tokens}: more than the model's context of {limit} "
                                            "tokens; valid: a shorter dialogue or a smaller max_tokens")
         return decode
+
+    def _prefix_caches(self, lm):
+        if self.prefix_caches is None:
+            from simulators.prompting import USER
+            from simulators.turn_cache import TurnCachePool
+
+            user_id = lm.tokenizer.convert_tokens_to_ids(USER)
+            self.prefix_caches = TurnCachePool(user_id, int(self.prefix_cache_mb * 2 ** 20))
+        return self.prefix_caches
 
     def _check_adapters(self, simulator: str, profile: Profile, names: list[str]) -> None:
         """Refuse profiles the pack has no adapter for before any adapter would be loaded at run time."""
