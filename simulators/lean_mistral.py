@@ -117,8 +117,8 @@ class _Route(NamedTuple):
     mask: torch.Tensor | None = None
     offsets: torch.Tensor | None = None
 
-    def rows(self, rows: slice) -> _Route:
-        """The route of the batch rows ``rows``."""
+    def rows(self, rows: slice | torch.Tensor) -> _Route:
+        """The route of the batch rows ``rows`` (a slice or an index tensor)."""
         if self.mask is not None:
             return self._replace(mask=self.mask[rows])
         if self.b.dim() == 3:
@@ -295,7 +295,15 @@ class LeanSession:
         self.length += 1
         return logits
 
-    def _block_routes(self, rows: slice) -> tuple[dict, list[dict]]:
+    def keep(self, rows: torch.Tensor) -> None:
+        """Hold only the batch rows ``rows`` (indices, in the order given) from now on: their keys, values, masks,
+        positions and LoRA routes; the other rows (finished dialogues) are dropped."""
+        self.keys = [k[rows] for k in self.keys]
+        self.values = [v[rows] for v in self.values]
+        self.valid, self.next_position = self.valid[rows], self.next_position[rows]
+        self.routes, self.layer_routes = self._block_routes(rows)
+
+    def _block_routes(self, rows: slice | torch.Tensor) -> tuple[dict, list[dict]]:
         """The session's routes restricted to the batch rows ``rows`` (for a block of the prompt pass)."""
         return ({name: _rows(route, rows) for name, route in self.routes.items()},
                 [{name: _rows(route, rows) for name, route in layer.items()} for layer in self.layer_routes])
@@ -339,7 +347,7 @@ class LeanSession:
         return x.add_(parts["down_proj"](gate.mul_(parts["up_proj"](h, routes["up_proj"])), routes["down_proj"]))
 
 
-def _rows(route: _Route | None, rows: slice) -> _Route | None:
+def _rows(route: _Route | None, rows: slice | torch.Tensor) -> _Route | None:
     return None if route is None else route.rows(rows)
 
 

@@ -11,7 +11,7 @@ utterance-level adapters).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -189,11 +189,13 @@ def decode(model, requests: Sequence[DecodeRequest], stop_ids: Sequence[int], pa
         start = _reuse_cached(session, requests) if isinstance(session, LeanSession) else 0
         with _step_threads(len(row_adapters) * (ids.shape[1] - start) // PREFILL_THREAD_TOKENS, device):
             logits = session.prefill(ids.to(device), mask.to(device), start).cpu()  # 1. all prompts x adapters
+        cached = isinstance(session, LeanSession) and any(r.cache is not None for r in requests)
+        store = (lambda rows, at: _store_cached(session, requests, ids.shape[1], rows, at)) if cached else None
         with _step_threads(len(row_adapters), device):
-            _token_loop(session, logits, requests, rows, (first, later), row_dialogue, stops, pad_id,
-                        max_new_tokens, temperature, top_p)
-        if isinstance(session, LeanSession):
-            _store_cached(session, requests, ids.shape[1])
+            held = _token_loop(session, logits, requests, rows, (first, later), row_dialogue, stops, pad_id,
+                               max_new_tokens, temperature, top_p, store)
+        if store is not None:
+            store(held, torch.arange(len(held)))
     return [r.tokens for r in requests]
 
 
@@ -222,31 +224,52 @@ def _reuse_cached(session: LeanSession, requests: Sequence[DecodeRequest]) -> in
     return start
 
 
-def _store_cached(session: LeanSession, requests: Sequence[DecodeRequest], width: int) -> None:
+def _store_cached(session: LeanSession, requests: Sequence[DecodeRequest], width: int, rows: torch.Tensor,
+                  positions: torch.Tensor) -> None:
     """Keep each cached dialogue's keys/values for its prompt and the tokens it generated, but the last (fed back
-    only when other rows went on decoding)."""
+    only when other rows went on decoding), for the batch rows ``rows``, which the session holds at ``positions``
+    (rows of dialogues that finish early leave the session: see :func:`_token_loop`)."""
+    at = dict(zip(rows.tolist(), positions.tolist()))
     for row, req, adapter in _row_spans(requests):
-        if req.cache is not None:
+        if req.cache is not None and row in at:
             tokens = list(req.prompt_ids) + req.tokens[:-1]
-            req.cache.store(session.keys, session.values, row, adapter, width - len(req.prompt_ids), tokens)
+            req.cache.store(session.keys, session.values, at[row], adapter, width - len(req.prompt_ids), tokens)
 
 
 def _token_loop(session, logits: torch.Tensor, requests: Sequence[DecodeRequest], rows: torch.Tensor,
                 weights: tuple[torch.Tensor, torch.Tensor], row_dialogue: torch.Tensor, stops: torch.Tensor,
-                pad_id: int, max_new_tokens: int, temperature: float, top_p: float) -> None:
-    """Mix, sample and feed back one token per dialogue until every dialogue stopped (steps 2-4 of :func:`decode`)."""
+                pad_id: int, max_new_tokens: int, temperature: float, top_p: float,
+                store: Callable[[torch.Tensor, torch.Tensor], None] | None = None) -> torch.Tensor:
+    """Mix, sample and feed back one token per dialogue until every dialogue stopped (steps 2-4 of :func:`decode`).
+
+    Once half the rows the session holds belong to finished dialogues, a session that can (the lean one) lets
+    them go, so later steps compute only rows still decoding; ``store(rows, positions)`` first keeps the leaving
+    rows' turn caches.
+    A row's arithmetic does not depend on the other rows, so this changes no token. Returns the batch rows the
+    session holds at the end, in its order."""
     active = torch.arange(len(requests))
+    held = torch.arange(len(row_dialogue))  # batch rows in the session, in session order
+    at = torch.arange(len(row_dialogue))    # batch row -> its index in the session
     last = torch.full((len(requests),), pad_id, dtype=torch.long)
     for step in range(max_new_tokens):
         uniforms = torch.tensor([requests[d].rng.random() for d in active.tolist()], dtype=torch.float64)
-        tokens = mix_and_sample(logits, rows[active], weights[min(step, 1)][active], uniforms, temperature, top_p)
+        tokens = mix_and_sample(logits, at[rows[active]], weights[min(step, 1)][active], uniforms, temperature,
+                                top_p)
         for d, token in zip(active.tolist(), tokens.tolist()):
             requests[d].tokens.append(token)
         last.fill_(pad_id)[active] = tokens
         active = active[~torch.isin(tokens, stops)]
         if len(active) == 0 or step == max_new_tokens - 1:
-            return
-        logits = session.step(last[row_dialogue][:, None].to(session.device)).cpu()
+            return held
+        needed = torch.isin(row_dialogue[held], active)
+        if hasattr(session, "keep") and int(needed.sum()) <= len(held) // 2:
+            if store is not None:
+                store(held[~needed], (~needed).nonzero()[:, 0])
+            session.keep(needed.nonzero()[:, 0].to(session.device))
+            held = held[needed]
+            at[held] = torch.arange(len(held))
+        logits = session.step(last[row_dialogue[held]][:, None].to(session.device)).cpu()
+    return held
 
 
 @contextlib.contextmanager
