@@ -18,9 +18,11 @@ from typing import Any
 import gymnasium
 import numpy as np
 
+from mtad_env.env import user_action
 from mtad_env.factory import make
 from mtad_env.observations import N_FEATURES
 from mtad_env.system_acts import ACTS
+from mtad_env.user_simulator import UserAction
 
 
 class AssistantEnv(gymnasium.Env):
@@ -43,26 +45,45 @@ class AssistantEnv(gymnasium.Env):
         self.observation_space = gymnasium.spaces.Box(0.0, 1.0, shape=(N_FEATURES,), dtype=np.float32)
         self.action_space = gymnasium.spaces.Discrete(len(ACTS))
 
-    def _user_turn(self) -> bool:
-        """Let the simulated user act; True if that ended the episode."""
-        self.cta.step(self.cta.user_policy(self.cta.observe("user")))
+    def _user_turn(self, action: UserAction | None = None) -> bool:
+        """Let the simulated user act (``action``: its turn, decoded elsewhere, e.g. in a batch with other
+        environments' users; default: ask the simulator); True if that ended the episode."""
+        self.cta.step(user_action(action) if action is not None else self.cta.user_policy(self.cta.observe("user")))
         return self.cta.agent_selection != "assistant"
 
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
-        super().reset(seed=seed)
-        self.cta.reset(seed=seed, options=options)
+        self.begin_reset(seed, options)
         self._user_turn()
-        return self.cta.observe("assistant")["features"], dict(self.cta.infos["assistant"])
+        return self.observation(), dict(self.cta.infos["assistant"])
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
-        self.cta.step(int(np.asarray(action).item()))
-        reward = float(self.cta.rewards["assistant"])
-        terminated, truncated = self.cta.terminations["assistant"], self.cta.truncations["assistant"]
-        info = dict(self.cta.infos["assistant"])
+        reward, terminated, truncated, info = self.assistant_turn(action)
         if not (terminated or truncated) and self._user_turn():
             terminated = True
             info = dict(self.cta.infos["assistant"])
-        return self.cta.observe("assistant")["features"], reward, terminated, truncated, info
+        return self.observation(), reward, terminated, truncated, info
+
+    # The two halves of reset and step, for vector environments that let their users speak in one batch
+    # (:class:`mtad_env.vector_env.BatchedUsersVecEnv`); reset and step above are begin + user turn.
+    def begin_reset(self, seed: int | None = None, options: dict | None = None) -> None:
+        """Start a new dialogue; the user's first turn is still to come."""
+        super().reset(seed=seed)
+        self.cta.reset(seed=seed, options=options)
+
+    def assistant_turn(self, action: Any) -> tuple[float, bool, bool, dict]:
+        """Apply the assistant's act: ``(reward, terminated, truncated, info)``; unless the episode ended, the user
+        speaks next. A user that ended the dialogue in its first turn (an LM user can) leaves nothing to act on:
+        the step ends the episode with reward 0."""
+        if self.cta.agent_selection != "assistant":
+            return 0.0, True, False, dict(self.cta.infos["assistant"])
+        self.cta.step(int(np.asarray(action).item()))
+        reward = float(self.cta.rewards["assistant"])
+        terminated, truncated = self.cta.terminations["assistant"], self.cta.truncations["assistant"]
+        return reward, terminated, truncated, dict(self.cta.infos["assistant"])
+
+    def observation(self) -> np.ndarray:
+        """The assistant's feature vector now."""
+        return self.cta.observe("assistant")["features"]
 
     def render(self) -> str | None:
         return self.cta.render()

@@ -141,7 +141,7 @@ def rollout_many(envs: Sequence[CTAEnv], assistant: Callable | None = None, seed
     while any(env.agents for env in envs):
         waiting = [i for i, env in enumerate(envs) if env.agents and env.agent_selection == "user"
                    and not (env.terminations["user"] or env.truncations["user"])]
-        for i, action in zip(waiting, _batched_user_actions([envs[i] for i in waiting])):
+        for i, action in zip(waiting, user_turns([envs[i] for i in waiting])):
             envs[i].step(user_action(action))
         for i, env in enumerate(envs):
             while env.agents and (env.agent_selection == "assistant" or env.terminations[env.agent_selection]
@@ -159,7 +159,8 @@ def _reset_policy(policy: Any, seed: int | None) -> None:
         policy.reset(seed=seed)
 
 
-def _batched_user_actions(envs: Sequence[CTAEnv]) -> list:
+def user_turns(envs: Sequence[CTAEnv]) -> list:
+    """The next turn of each environment's user (every one waiting to speak), LM users of one pack in one batch."""
     sims = [env.simulator for env in envs]
     if sims and all(hasattr(s, "request") for s in sims) and len({id(s.lm) for s in sims}) == 1:
         from simulators.lm_simulator import decode_actions
