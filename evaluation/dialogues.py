@@ -28,11 +28,11 @@ from mtad_env.dialogue_records import normalise_record, read_dialogue_file, reco
 from mtad_env.errors import InvalidValueError
 from mtad_env.intents import INTENTS
 from mtad_env.profiles import Profile
+from mtad_env.records import Turn
 from mtad_env.traits import dialogue_metrics, traits
 from simulators.corpus import CORPUS_SPLITS, read_corpus
 
 logger = logging.getLogger(__name__)
-Turn = Mapping[str, Any]
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mtad_env.errors import DataFormatError, InvalidValueError
+from mtad_env.records import DialogueRecord as Record, Turn
 from mtad_env.traits import get_trait
-
-Record = Mapping[str, Any]
-Turn = Mapping[str, Any]
 
 # Paper Table 26 (System Response Quality), lines 2448-2480 of the paper text.
 QUALITY_PROMPT = (

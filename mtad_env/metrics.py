@@ -10,13 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from mtad_env.intents import NON_COOPERATIVE, NON_EXPLORATIVE, STOP_INTENTS
+from mtad_env.records import Turn
 
-Turn = Mapping[str, Any]
 _WORD = re.compile(r"[a-z0-9']+")
 
 
