@@ -211,6 +211,7 @@ def summarise_episodes(records: list[dict], tasks: str | None = None) -> dict:
     import numpy as np
 
     from evaluation.language_quality import build_vocabulary, language_quality
+    from mtad_env.records import is_degenerate
     from mtad_env.traits import traits
 
     summary_metrics = {}
@@ -219,7 +220,7 @@ def summarise_episodes(records: list[dict], tasks: str | None = None) -> dict:
         summary_metrics[name] = {"mean": float(np.mean(values)) if values else None,
                                  "std": float(np.std(values)) if values else None}
     turns = [t for r in records for t in r["dialog"]]
-    degenerate = sum(t["intent"] == "<degenerate>" for t in turns)
+    degenerate = sum(is_degenerate(t) for t in turns)
     reasons: dict[str, int] = {}
     for rec in records:
         reasons[rec["end_reason"]] = reasons.get(rec["end_reason"], 0) + 1
@@ -249,7 +250,7 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 def _print_episode(env, info: dict) -> None:
     lines = [f"=== {env.task.title} ({env.task.id}) | profile {info['profile']} ==="]
-    for turn in env._turns:
+    for turn in env.dialogue:
         flag = "  [system error]" if turn["system_error"] else ""
         lines += [f"USER [{turn['intent']}]: {turn['user']}", f"SYSTEM{flag}: {turn['system']}"]
     metrics = ", ".join(f"{k}={v:.2f}" for k, v in info["episode_metrics"].items() if v is not None)
