@@ -1,10 +1,11 @@
 """Dialogues to evaluate: read from episode logs and generated corpora, grouped by canonical profile.
 
-Both sources hold DESIGN §5 dialogue records (``dialog_id``, ``user_profile``, ``dialog``); episode logs add
-``episode_metrics`` and mark errors with ``system_error``, corpora with ``forced_system_error``. Records of the paper's
-public code (its intent names, profile objects, JSON lists) are read too (:mod:`mtad_env.dialogue_records`). Turns
-marked ``"<degenerate>"`` (the simulator produced no parsable turn) are kept for the degeneration rate but left out
-of the identifying metrics, as the environment does; any other unknown intent is refused.
+Both sources hold dialogue records (:class:`mtad_env.records.DialogueRecord`: ``dialog_id``, ``user_profile``,
+``dialog``); episode logs add ``episode_metrics`` and mark errors with ``system_error``, corpora with
+``forced_system_error``. Records of the paper's public code (its intent names, profile objects, JSON lists) are
+read too (:mod:`mtad_env.dialogue_records`). Turns marked ``"<degenerate>"`` (the simulator produced no parsable
+turn) are kept for the degeneration rate but left out of the identifying metrics, as the environment does; any
+other unknown intent is refused.
 
 Example:
     >>> import mtad_env

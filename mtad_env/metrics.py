@@ -1,4 +1,4 @@
-"""The identifying metric of every built-in trait (paper Table 7, DESIGN §1), computed on one dialogue.
+"""The identifying metric of every built-in trait (paper Table 7), computed on one dialogue.
 
 A dialogue is a sequence of turns, each a mapping with at least ``intent`` and ``user``; ``system_error`` (or the
 generator's ``forced_system_error``) marks a turn whose system response was an error. Every function returns

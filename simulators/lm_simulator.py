@@ -19,6 +19,7 @@ from mtad_env.model_loading import quiet_model_loading
 from mtad_env.packs import Pack, default_pack_path, load_pack
 from mtad_env.profiles import Profile
 from mtad_env.records import DEGENERATE
+from mtad_env.registry import LM_SIMULATORS
 from mtad_env.traits import get_trait
 from mtad_env.user_simulator import Turn, UserAction, UserSimulator
 from simulators.corpus import profile_filename
@@ -79,7 +80,7 @@ def load_pack_model(pack: str | Path | None = None, device: str = "auto") -> Pac
     return _load(str(Path(pack) if pack else default_pack_path()), device)
 
 
-MODES = ("sts", "jts", "mtad", "mtad-la", "sampling")
+MODES = LM_SIMULATORS
 
 
 class LMUserSimulator(UserSimulator):

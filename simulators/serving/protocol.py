@@ -16,8 +16,9 @@ import numpy as np
 from mtad_env.errors import InvalidValueError, MtadError
 from mtad_env.profiles import Profile
 from mtad_env.records import DEGENERATE
+from mtad_env.registry import LM_SIMULATORS
 
-SIMULATORS: tuple[str, ...] = ("agenda", "sts", "jts", "mtad", "mtad-la", "sampling")
+SIMULATORS: tuple[str, ...] = ("agenda", *LM_SIMULATORS)
 MODEL_EXAMPLES = ("agenda/regular", "sts/verbosity=high", "mtad-la/Impatient & Verbose")
 DEFAULT_TEMPERATURE, DEFAULT_TOP_P, DEFAULT_MAX_TOKENS = 1.0, 0.95, 40
 MAX_TOKENS = 256
