@@ -6,6 +6,7 @@ and flag degenerate outputs (no valid intent first, special tokens inside the ut
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -177,10 +178,10 @@ class LMUserSimulator(UserSimulator):
         by_model: dict[int, list[int]] = {}
         for i, sim in enumerate(simulators):
             by_model.setdefault(id(sim.lm), []).append(i)
-        once = {id(s) for s in simulators if sum(t is s for t in simulators) == 1}
+        appearances = Counter(id(s) for s in simulators)
         actions: list[UserAction] = [UserAction("", "")] * len(simulators)
         for members in by_model.values():
-            requests = [simulators[i].request(histories[i], id(simulators[i]) in once) for i in members]
+            requests = [simulators[i].request(histories[i], appearances[id(simulators[i])] == 1) for i in members]
             for i, action in zip(members, decode_actions(simulators[members[0]].lm, requests)):
                 actions[i] = action
         return actions
