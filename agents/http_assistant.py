@@ -82,3 +82,8 @@ class OpenAICompatibleAssistant(Assistant):
             return clean_response(reply["choices"][0]["message"]["content"] or "")
         except (KeyError, IndexError, TypeError):
             raise EndpointError(f"endpoint {self.url} returned no choices[0].message.content") from None
+
+
+def from_spec(spec: str, arg: str, mode: str = "text", seed: int | None = None) -> OpenAICompatibleAssistant:
+    """``http:URL`` or a bare ``http://`` / ``https://`` URL of an OpenAI-compatible server."""
+    return OpenAICompatibleAssistant(spec if spec.startswith(("http://", "https://")) else spec[len("http:"):])

@@ -73,3 +73,8 @@ class PlanLLMAssistant(Assistant):
                                       top_p=None, top_k=None, pad_token_id=pad)
         text = self.tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
         return clean_response(text)
+
+
+def from_spec(spec: str, arg: str, mode: str = "text", seed: int | None = None) -> PlanLLMAssistant:
+    """``planllm:PATH``: a local Hugging Face model folder."""
+    return PlanLLMAssistant(arg)

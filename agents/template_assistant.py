@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Any
 
@@ -67,3 +68,15 @@ class TemplateAssistant(Assistant):
         if self.mode == "acts":
             return act_index(act)
         return render(act, self._state(observation), observation["text"], self.rng)
+
+
+def from_spec(spec: str, arg: str, mode: str = "text", seed: int | None = None) -> TemplateAssistant:
+    """``template`` or ``template:ERROR_RATE`` (a share in [0, 1] of deliberately wrong responses)."""
+    try:
+        rate = float(arg) if arg else 0.0
+    except ValueError:
+        rate = math.nan
+    if not 0.0 <= rate <= 1.0:
+        raise InvalidValueError(f"assistant {spec!r}: the error rate {arg!r} must be a number in [0, 1], "
+                                "e.g. template:0.1 (one deliberately wrong response in ten)")
+    return TemplateAssistant(error_rate=rate, mode=mode, seed=seed)

@@ -29,7 +29,7 @@ from evaluation.bootstrap import bootstrap_distance_ci, bootstrap_mean_ci
 from evaluation.dialogues import (Dialogue, ReferenceCorpus, group_by_profile, is_degenerate, metric_values,
                                   normalise, user_utterances)
 from evaluation.language_quality import build_vocabulary, language_quality, language_quality_by_group
-from evaluation.statistics import ks_distance, wasserstein
+from mtad_env.statistics import ks_distance, wasserstein
 from evaluation.sweeps import find_sweeps
 from mtad_env.profiles import Profile
 from mtad_env.traits import get_trait, traits

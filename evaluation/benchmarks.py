@@ -1,4 +1,5 @@
-"""Benchmarks that print measured figures (DESIGN §6, §8): rates and ratios measured in one run, never asserted."""
+"""Benchmarks that print measured figures (``mtad-env bench``): rates and ratios measured side by side in one run on
+this machine, never asserted, since they depend on the hardware."""
 
 from __future__ import annotations
 

@@ -102,7 +102,7 @@ def resampled_distances(a: np.ndarray, b: np.ndarray, kind: str, counts_a: np.nd
         counts_b: ``(R, len(b))`` draw counts.
 
     Returns:
-        ``(R,)`` distances, equal to :func:`evaluation.statistics.wasserstein` / ``ks_distance`` of the resamples.
+        ``(R,)`` distances, equal to :func:`mtad_env.statistics.wasserstein` / ``ks_distance`` of the resamples.
     """
     if kind not in DISTANCES:
         raise unknown("distance", kind, DISTANCES)

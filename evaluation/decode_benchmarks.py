@@ -1,4 +1,5 @@
-"""``mtad-env bench decode``: the paper's decoding loop against our batched, cached mTAD engine (DESIGN §6).
+"""``mtad-env bench decode``: the paper's decoding loop against our batched, cached mTAD engine
+(:mod:`simulators.mtad_engine`): how much the batching, the key/value cache and the lean forward save.
 
 Every ratio is measured side by side in one run on the same model: the shipped pack when it is installed,
 otherwise a randomly initialised tiny Mistral with four random LoRA adapters (the ratios are about the decoding
@@ -95,7 +96,7 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> float:
 
 
 def bench_decode(seconds: float = 5.0, repeats: int = 7) -> dict:
-    """The DESIGN §8 ``bench decode`` figures (``seconds`` is not used: the runs are counted, ``repeats`` each)."""
+    """The ``bench decode`` figures (``seconds`` is not used: the runs are counted, ``repeats`` each)."""
     model, adapters, tokenizer, source = _model()
     if isinstance(tokenizer, int):
         rng = np.random.default_rng(0)

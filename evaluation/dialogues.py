@@ -1,10 +1,11 @@
 """Dialogues to evaluate: read from episode logs and generated corpora, grouped by canonical profile.
 
-Both sources hold DESIGN §5 dialogue records (``dialog_id``, ``user_profile``, ``dialog``); episode logs add
-``episode_metrics`` and mark errors with ``system_error``, corpora with ``forced_system_error``. Records of the paper's
-public code (its intent names, profile objects, JSON lists) are read too (:mod:`mtad_env.dialogue_records`). Turns
-marked ``"<degenerate>"`` (the simulator produced no parsable turn) are kept for the degeneration rate but left out
-of the identifying metrics, as the environment does; any other unknown intent is refused.
+Both sources hold dialogue records (:class:`mtad_env.records.DialogueRecord`: ``dialog_id``, ``user_profile``,
+``dialog``); episode logs add ``episode_metrics`` and mark errors with ``system_error``, corpora with
+``forced_system_error``. Records of the paper's public code (its intent names, profile objects, JSON lists) are
+read too (:mod:`mtad_env.dialogue_records`). Turns marked ``"<degenerate>"`` (the simulator produced no parsable
+turn) are kept for the degeneration rate but left out of the identifying metrics, as the environment does; any
+other unknown intent is refused.
 
 Example:
     >>> import mtad_env
@@ -28,11 +29,11 @@ from mtad_env.dialogue_records import normalise_record, read_dialogue_file, reco
 from mtad_env.errors import InvalidValueError
 from mtad_env.intents import INTENTS
 from mtad_env.profiles import Profile
+from mtad_env.records import Turn
 from mtad_env.traits import dialogue_metrics, traits
 from simulators.corpus import CORPUS_SPLITS, read_corpus
 
 logger = logging.getLogger(__name__)
-Turn = Mapping[str, Any]
 
 
 @dataclass(frozen=True)

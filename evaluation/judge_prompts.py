@@ -5,8 +5,9 @@ undone: the hard line breaks of the table cells are joined back into paragraphs 
 (’) are written as ASCII ``'``. The paper's own quirks ("assistants last response", a "cooking assistant" and a
 "Recipe:" also for DIY tasks, ``Answer: X<Y<Z`` although two dialogues are ranked) are kept on purpose.
 
-Records are DESIGN §5 dialogue records (episode logs or corpus lines): ``{"dialog_id", "task": {"title",
-"methods", ...}, "user_profile", "dialog": [{"intent", "current_step", "user", "system", ...}]}``.
+Records are dialogue records (:class:`mtad_env.records.DialogueRecord`; episode logs or corpus lines):
+``{"dialog_id", "task": {"title", "methods", ...}, "user_profile", "dialog": [{"intent", "current_step", "user",
+"system", ...}]}``.
 """
 
 from __future__ import annotations
@@ -16,10 +17,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mtad_env.errors import DataFormatError, InvalidValueError
+from mtad_env.records import DialogueRecord as Record, Turn
 from mtad_env.traits import get_trait
-
-Record = Mapping[str, Any]
-Turn = Mapping[str, Any]
 
 # Paper Table 26 (System Response Quality), lines 2448-2480 of the paper text.
 QUALITY_PROMPT = (

@@ -12,7 +12,7 @@ import json
 import logging
 import random
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,6 +23,7 @@ from agents.http_assistant import EndpointError, chat_completions_url, post_json
 from evaluation.judge_prompts import LETTERS, quality_prompt, ranking_prompt, task_title
 from mtad_env.errors import InvalidValueError, unknown
 from mtad_env.profiles import Profile
+from mtad_env.records import DialogueRecord
 from mtad_env.traits import INTENSITIES, traits
 
 logger = logging.getLogger(__name__)
@@ -278,7 +279,7 @@ class JudgedItem:
         return None if self.expected is None or self.label is None else self.label == self.expected
 
 
-def quality_items(records: Sequence[Mapping[str, Any]], turns: str = "all") -> list[JudgeItem]:
+def quality_items(records: Sequence[DialogueRecord], turns: str = "all") -> list[JudgeItem]:
     """Table 26 items, ``DIALOG_ID#TURN`` (turn counted from 1): every assistant response, or only the last."""
     if turns not in ("all", "last"):
         raise unknown("turn selection", turns, ("all", "last"))
@@ -291,7 +292,7 @@ def quality_items(records: Sequence[Mapping[str, Any]], turns: str = "all") -> l
     return items
 
 
-def _pair_items(a: Mapping[str, Any], b: Mapping[str, Any], names: Iterable[str], rng: random.Random):
+def _pair_items(a: DialogueRecord, b: DialogueRecord, names: Iterable[str], rng: random.Random):
     pa, pb = Profile.parse(a["user_profile"]), Profile.parse(b["user_profile"])
     for trait in names:
         ia, ib = INTENSITIES.index(pa.intensity(trait)), INTENSITIES.index(pb.intensity(trait))
@@ -304,7 +305,7 @@ def _pair_items(a: Mapping[str, Any], b: Mapping[str, Any], names: Iterable[str]
                         "A<B" if low_first else "B<A", trait)
 
 
-def ranking_items(records: Sequence[Mapping[str, Any]], trait_names: Sequence[str] | None = None, seed: int = 0,
+def ranking_items(records: Sequence[DialogueRecord], trait_names: Sequence[str] | None = None, seed: int = 0,
                   max_items: int | None = None) -> list[JudgeItem]:
     """Table 27 items ``ID_A|ID_B|TRAIT``: every two dialogues of the same task whose profiles differ on a trait.
 
@@ -315,7 +316,7 @@ def ranking_items(records: Sequence[Mapping[str, Any]], trait_names: Sequence[st
     for name in names:
         if name not in traits():
             raise unknown("trait", name, traits())
-    by_task: dict[str, list[Mapping[str, Any]]] = {}
+    by_task: dict[str, list[DialogueRecord]] = {}
     for rec in records:
         task = rec.get("task") or {}
         by_task.setdefault(str(task.get("id") or task_title(rec)), []).append(rec)

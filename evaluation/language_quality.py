@@ -45,6 +45,7 @@ import numpy as np
 from evaluation.dialogues import Dialogue, canonical_profile, profile_sort_key
 from mtad_env.domain import SPLITS, Task, UtterancePool, load_knowledge, load_tasks, task_from_dict
 from mtad_env.errors import DataFormatError, InvalidValueError
+from mtad_env.records import DialogueRecord
 
 logger = logging.getLogger(__name__)
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")
@@ -57,7 +58,7 @@ TABLE_NOTE = ("Over every user turn, degenerate ones included: turns holding a w
               "exactly a pool utterance; distinct words and word pairs over all; turns repeating an earlier one of "
               "the same dialogue; distinct utterances per 1,000 turns.")
 _SLOT_TEXT = re.compile(r"\{[a-z_]+\}")
-Record = Mapping[str, Any] | Dialogue
+Record = DialogueRecord | Dialogue
 Template = tuple[str | None, ...]  # words of a pool template, None for a slot
 
 

@@ -99,7 +99,7 @@ def _measure(url: str, concurrency: int, dialogues: int, turns: int, seconds: fl
 def bench_serve(seconds: float = 5.0, pack: str | None = None, limit_s: float = 600.0,
                 concurrency: int = CONCURRENCY, turns: int = TURNS) -> dict:
     """Replies per second at concurrency 1 and ``concurrency``, and their ratio (see the module docstring)."""
-    from simulators.serving.cli import missing_extra
+    from simulators.serving import missing_extra
 
     reason = missing_extra()
     if reason:

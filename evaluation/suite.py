@@ -14,76 +14,25 @@ Stages (each skipped when its marker says it finished; a killed stage continues 
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from evaluation.suite_config import (FIGURE10_ADAPTERS, MULTI_SIMULATORS, QUICK, SINGLE_SIMULATORS, STAGE_NAMES,
+                                     SUITES, SuiteConfig, SuiteRun, sweep_points, with_sizes)
+from evaluation.suite_report import write_suite_report
+from evaluation.suite_results import evaluate_suite
 from mtad_env.errors import InvalidValueError
 from mtad_env.profiles import profile_set
-from mtad_env.traits import traits
+
+__all__ = ["FIGURE10_ADAPTERS", "MULTI_SIMULATORS", "QUICK", "SINGLE_SIMULATORS", "STAGES", "SUITES", "SuiteConfig",
+           "SuiteRun", "run_suite", "sweep_points", "with_sizes"]
 
 logger = logging.getLogger(__name__)
-SUITES: tuple[str, ...] = ("paper",)
-SINGLE_SIMULATORS: tuple[str, ...] = ("sts", "jts")
-MULTI_SIMULATORS: tuple[str, ...] = ("sampling", "mtad", "mtad-la")
-FIGURE10_ADAPTERS: tuple[str, str] = ("engagement=high", "verbosity=high")
-
-
-@dataclass(frozen=True)
-class SuiteConfig:
-    """Sizes of the suite (the defaults are the full run; :data:`QUICK` is the ``--quick`` one)."""
-
-    episodes: int = 100  # simulated dialogues per profile and simulator, test recipes (the paper's 100)
-    diy_episodes: int = 40  # per profile and simulator on DIY tasks
-    reference: int = 100  # reference dialogues per profile (test split; as many in a train split)
-    sweep_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)  # weight of the second adapter
-    sweep_episodes: int = 60  # per sweep point (30 left steps of about one standard error unresolved)
-    resamples: int = 500  # bootstrap resamples per interval
-    batch_size: int = 32  # dialogues decoded together
-    assistant: str = "template:0.1"  # 10% wrong responses, like the reference corpus, so tolerance shows
-    seed: int = 0
-    single_profiles: str = "single"  # profile_set() spec of the single-trait groups (tests use fewer)
-    multi_profiles: str = "multi"  # ... of the multi-trait group (the 14 of Table 15)
-    sweep_traits: tuple[str, ...] | None = None  # Figure 9 traits (None: every registered trait)
-
-
-QUICK = SuiteConfig(episodes=6, diy_episodes=4, reference=30, sweep_weights=(0.0, 0.5, 1.0), sweep_episodes=6,
-                    resamples=100)
-
-
-@dataclass
-class SuiteRun:
-    """Where one suite run writes, and with what."""
-
-    out: Path
-    pack: str | None
-    config: SuiteConfig
-
-    @property
-    def reference(self) -> Path:
-        return self.out / "reference"
-
-    def log(self, name: str) -> Path:
-        return self.out / "logs" / f"{name}.jsonl"
-
-    def marker(self, stage: str) -> Path:
-        return self.out / "stages" / f"{stage}.json"
-
-
-def _quiet_cli(args: list[str]) -> None:
-    """Run one ``mtad-env`` command in this process, its stdout swallowed; raise on failure."""
-    from mtad_env.cli import main
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        status = main(args)
-    if status != 0:
-        raise InvalidValueError(f"mtad-env {' '.join(args)} failed with exit status {status}")
 
 
 def _simulate(run: SuiteRun, log: str, profiles: list[str], episodes: int, **options: Any) -> None:
@@ -98,10 +47,12 @@ def _simulate(run: SuiteRun, log: str, profiles: list[str], episodes: int, **opt
 
 
 def stage_reference(run: SuiteRun) -> dict:
-    n = str(run.config.reference)
+    from simulators.corpus import CorpusGenerator, CorpusSpec
+
+    n = run.config.reference
     profiles = list(dict.fromkeys(profile_set(run.config.single_profiles) + profile_set(run.config.multi_profiles)))
-    _quiet_cli(["generate", "--profiles", ";".join(map(str, profiles)), "--n-train", n, "--n-valid", "0",
-                "--n-test", n, "--seed", "11", "--out", str(run.reference)])
+    spec = CorpusSpec(tuple(str(p) for p in profiles), (("train", n), ("valid", 0), ("test", n)), seed=11)
+    CorpusGenerator(spec, run.reference).run()
     return {"profiles": len(profiles), "per_profile": run.config.reference}
 
 
@@ -126,13 +77,6 @@ def stage_multi(run: SuiteRun) -> dict:
     return {"simulators": list(MULTI_SIMULATORS)}
 
 
-def sweep_points(run: SuiteRun) -> list[dict[str, Any]]:
-    """Every sweep point: the log name, the two adapters and the weight of the second one."""
-    pairs = [(f"{t}=low", f"{t}=high") for t in run.config.sweep_traits or traits()] + [FIGURE10_ADAPTERS]
-    return [{"log": f"sweep_{a}+{b}_{w:.2f}", "adapters": [a, b], "weight": w, "figure": 10 if (a, b) ==
-             FIGURE10_ADAPTERS else 9} for a, b in pairs for w in run.config.sweep_weights]
-
-
 def stage_sweeps(run: SuiteRun) -> dict:
     points = sweep_points(run)
     for point in points:
@@ -143,20 +87,17 @@ def stage_sweeps(run: SuiteRun) -> dict:
 
 
 def stage_evaluate(run: SuiteRun) -> dict:
-    from evaluation.suite_results import evaluate_suite
-
     return evaluate_suite(run)
 
 
 def stage_report(run: SuiteRun) -> dict:
-    from evaluation.suite_report import write_suite_report
-
     return {"files": [str(p) for p in write_suite_report(run)]}
 
 
 STAGES: dict[str, Callable[[SuiteRun], dict]] = {
     "reference": stage_reference, "single": stage_single, "diy": stage_diy, "multi": stage_multi,
     "sweeps": stage_sweeps, "evaluate": stage_evaluate, "report": stage_report}
+assert tuple(STAGES) == STAGE_NAMES
 
 
 def run_suite(name: str, out: str | Path, pack: str | None = None, quick: bool = False,
@@ -193,8 +134,3 @@ def _check_config(run: SuiteRun) -> None:
                                     "or the same settings")
     else:
         path.write_text(json.dumps(current, indent=2))
-
-
-def with_sizes(config: SuiteConfig, **sizes: Any) -> SuiteConfig:
-    """``config`` with some sizes replaced (tests use tiny ones)."""
-    return replace(config, **sizes)

@@ -9,16 +9,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from evaluation import paper_tables as paper
 from evaluation.language_quality import TABLE_HEADER, TABLE_NOTE, table_cells
 from evaluation.plots import plot_sweeps
 from evaluation.report import png_bytes
+from evaluation.suite_config import STAGE_NAMES, SuiteRun
 from mtad_env.atomic_files import write_atomic
-
-if TYPE_CHECKING:
-    from evaluation.suite import SuiteRun
 
 LEVELS = ("low", "regular", "high")
 
@@ -135,9 +133,7 @@ def report_text(run: SuiteRun, results: Mapping[str, Any], seconds: Mapping[str,
 def write_suite_report(run: SuiteRun) -> list[Path]:
     """Write ``report.md`` and ``sweeps.png`` into the run's folder; returns what was written."""
     results = json.loads((run.out / "results.json").read_text())
-    from evaluation.suite import STAGES
-
-    seconds = {stage: json.loads(run.marker(stage).read_text())["seconds"] for stage in STAGES
+    seconds = {stage: json.loads(run.marker(stage).read_text())["seconds"] for stage in STAGE_NAMES
                if run.marker(stage).exists()}
     written = []
     fig = plot_sweeps(results["sweeps"])

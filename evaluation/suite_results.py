@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -15,12 +15,10 @@ from evaluation.dialogues import ReferenceCorpus, load_logs, metric_values
 from evaluation.language_quality import build_vocabulary, language_quality
 from evaluation.report import write_report
 from evaluation.sweeps import series, sweep_traits
+from evaluation.suite_config import MULTI_SIMULATORS, SINGLE_SIMULATORS, SuiteRun, sweep_points
 from mtad_env.atomic_files import write_json_atomic
 from mtad_env.profiles import Profile
 from mtad_env.traits import traits
-
-if TYPE_CHECKING:
-    from evaluation.suite import SuiteRun
 
 logger = logging.getLogger(__name__)
 LEVELS = ("low", "regular", "high")
@@ -83,8 +81,6 @@ def language(groups: Mapping[str, Mapping[str, Mapping[str, Any]]],
 def sweeps(run: SuiteRun) -> dict[str, Any]:
     """Figure 9 (trait=low -> trait=high, per trait) and Figure 10 (engagement=high -> verbosity=high), one log per
     sweep point."""
-    from evaluation.suite import sweep_points
-
     by_pair: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for point in sweep_points(run):
         by_pair.setdefault(tuple(point["adapters"]), []).append(point)
@@ -104,8 +100,6 @@ def sweeps(run: SuiteRun) -> dict[str, Any]:
 
 def evaluate_suite(run: SuiteRun) -> dict[str, Any]:
     """Evaluate every group of the suite, write the per-group reports and ``results.json``; return the tables."""
-    from evaluation.suite import MULTI_SIMULATORS, SINGLE_SIMULATORS
-
     reference = ReferenceCorpus(run.reference)
     single = {sim: _evaluate_group(run, f"{sim}_single", reference) for sim in SINGLE_SIMULATORS}
     diy = {sim: _evaluate_group(run, f"{sim}_diy", reference) for sim in SINGLE_SIMULATORS}

@@ -40,8 +40,8 @@ def evaluate(policy, episodes_per_profile: int, seed: int) -> dict[str, float]:
                 env.step(env.user_policy(obs) if agent == "user" else policy(obs))
             completed.append(info["task_completed"])
             returns.append(total)
-            errors += sum(t["system_error"] for t in env._turns)
-            turns += len(env._turns)
+            errors += sum(t["system_error"] for t in env.dialogue)
+            turns += len(env.dialogue)
     return {"task_completion_rate": float(np.mean(completed)), "mean_return": float(np.mean(returns)),
             "error_rate": errors / max(turns, 1)}
 

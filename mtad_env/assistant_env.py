@@ -18,7 +18,7 @@ from typing import Any
 import gymnasium
 import numpy as np
 
-from mtad_env.env import user_action
+from mtad_env.actions import user_action
 from mtad_env.factory import make
 from mtad_env.observations import N_FEATURES
 from mtad_env.system_acts import ACTS
@@ -45,7 +45,7 @@ class AssistantEnv(gymnasium.Env):
         self.observation_space = gymnasium.spaces.Box(0.0, 1.0, shape=(N_FEATURES,), dtype=np.float32)
         self.action_space = gymnasium.spaces.Discrete(len(ACTS))
 
-    def _user_turn(self, action: UserAction | None = None) -> bool:
+    def user_turn(self, action: UserAction | None = None) -> bool:
         """Let the simulated user act (``action``: its turn, decoded elsewhere, e.g. in a batch with other
         environments' users; default: ask the simulator); True if that ended the episode."""
         self.cta.step(user_action(action) if action is not None else self.cta.user_policy(self.cta.observe("user")))
@@ -53,12 +53,12 @@ class AssistantEnv(gymnasium.Env):
 
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
         self.begin_reset(seed, options)
-        self._user_turn()
+        self.user_turn()
         return self.observation(), dict(self.cta.infos["assistant"])
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         reward, terminated, truncated, info = self.assistant_turn(action)
-        if not (terminated or truncated) and self._user_turn():
+        if not (terminated or truncated) and self.user_turn():
             terminated = True
             info = dict(self.cta.infos["assistant"])
         return self.observation(), reward, terminated, truncated, info

@@ -24,7 +24,8 @@ from typing import Any
 
 from mtad_env.episode_log import load_episodes
 from mtad_env.errors import DataFormatError, MtadError
-from mtad_env.intents import DEGENERATE, canonical_intent
+from mtad_env.intents import canonical_intent
+from mtad_env.records import DEGENERATE
 from mtad_env.profiles import Profile
 
 # The paper's public code's trait names (its profiles' ``trait_scale``) -> ours; scale 0 / 1 / 2 = low / - / high.

@@ -1,7 +1,8 @@
 """The CTA domain data: tasks, the user-utterance pool, intent transitions and assistant knowledge.
 
-Formats follow DESIGN §5 and the paper's public code. The shipped data lives in ``mtad_env/data``; every loader
-also accepts a user's own folder or file in the same format and validates it, naming the file and field at fault.
+Formats follow the paper's public code (tasks ``{"id", "title", "methods", ...}``, the pool
+``{intent: {utterance: count}}``; dialogue records in :mod:`mtad_env.records`). The shipped data lives in
+``mtad_env/data``; every loader also accepts a user's own folder or file in the same format and validates it, naming the file and field at fault.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class Task:
                 "step_number": tuple(str(i + 1) for i in range(len(self.methods)))}
 
     def to_dict(self) -> dict[str, Any]:
-        """The DESIGN §5 JSON form."""
+        """The task as a JSON object, the paper's public code's task fields."""
         out: dict[str, Any] = {"id": self.id, "title": self.title, "methods": list(self.methods)}
         if self.ingredients:
             out["ingredients"] = list(self.ingredients)

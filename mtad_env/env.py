@@ -70,21 +70,23 @@ import gymnasium
 import numpy as np
 from pettingzoo import AECEnv
 
+from mtad_env.actions import parse_act, parse_text, parse_user_action, user_action
 from mtad_env.domain import Task, find_task, load_tasks, task_from_dict
 from mtad_env.episode_log import EpisodeLogger
-from mtad_env.errors import EpisodeEndedError, InvalidValueError, unknown
+from mtad_env.errors import EpisodeEndedError, InvalidValueError, ResetNeededError, unknown
 from mtad_env.intents import INTENTS
 from mtad_env.judge import is_repeat, judge, read_text
 from mtad_env.nlu import IntentClassifier
-from mtad_env.observations import (MAX_RESPONSE_CHARS, MAX_STEPS, MAX_TASK_CHARS, MAX_UTTERANCE_CHARS, NO_INTENT,
+from mtad_env.observations import (MAX_RESPONSE_CHARS, MAX_STEPS, MAX_TASK_CHARS, NO_INTENT,
                                    assistant_action_space, clean_text, features, history_text, observation_space,
                                    task_text, turn_lines, user_action_space)
 from mtad_env.profiles import Profile, ProfileSampler
+from mtad_env.records import DEGENERATE, DialogueRecord, Turn, new_turn
 from mtad_env.rewards import DefaultReward, RewardFn, TurnEvent
 from mtad_env.metrics import MetricContext, overlap
 from mtad_env.system_acts import ACTS, NAVIGATION_ACTS, TaskState, act_index, advance, render
 from mtad_env.traits import default_score, dialogue_metrics, traits
-from mtad_env.user_simulator import UserAction, UserSimulator
+from mtad_env.user_simulator import UserSimulator
 
 logger = logging.getLogger(__name__)
 AGENTS = ("user", "assistant")
@@ -123,6 +125,19 @@ class CTAEnv(AECEnv):
         self._seed, self._episode_index, self._reset_seed = seed, 0, seed
         self.user_policy = _UserPolicy(self)
         self.agents: list[str] = []
+        self._turns: list[Turn] | None = None  # None until the first reset
+
+    def _require_reset(self, call: str) -> None:
+        """Refuse ``call`` (e.g. ``"step()"``) before the first ``reset()``, as PettingZoo's order-enforcing
+        wrapper does, instead of failing on a missing attribute."""
+        if self._turns is None:
+            raise ResetNeededError(f"{call} called before reset(); call env.reset() first to start an episode")
+
+    @property
+    def dialogue(self) -> list[Turn]:
+        """The current (or last) episode's turns so far, as they are logged (read-only by convention)."""
+        self._require_reset("env.dialogue")
+        return self._turns
 
     # -- spaces -------------------------------------------------------------------------------------------------
     def observation_space(self, agent: str) -> gymnasium.spaces.Space:
@@ -173,6 +188,9 @@ class CTAEnv(AECEnv):
 
     # -- observations -------------------------------------------------------------------------------------------
     def observe(self, agent: str) -> dict[str, Any]:
+        self._require_reset("observe()")
+        if agent not in AGENTS:
+            raise unknown("agent", agent, AGENTS)
         if agent == "user":
             text = self._turns[-1]["system"] if self._turns else ""
             intent = INTENTS.index(self._turns[-1]["intent"]) if self._turns and self._turns[-1]["intent"] in \
@@ -189,7 +207,12 @@ class CTAEnv(AECEnv):
                                      self._state.completed, intent, confidence, self._last_act)}
 
     # -- stepping -----------------------------------------------------------------------------------------------
+    def last(self, observe: bool = True) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        self._require_reset("last()")
+        return super().last(observe)
+
     def step(self, action: Any) -> None:
+        self._require_reset("step()")
         if not self.agents:
             raise EpisodeEndedError("step() called after the episode ended; call reset() to start a new one")
         agent = self.agent_selection
@@ -199,7 +222,7 @@ class CTAEnv(AECEnv):
                                         f"not {action!r:.200}")
             self._was_dead_step(action)
             return
-        parsed = _parse_user_action(action) if agent == "user" else self._parse_assistant_action(action)
+        parsed = parse_user_action(action) if agent == "user" else self._parse_assistant_action(action)
         self._cumulative_rewards[agent] = 0.0  # only once the action is known to be valid
         self.rewards = {a: 0.0 for a in self.agents}
         if agent == "user":
@@ -213,19 +236,19 @@ class CTAEnv(AECEnv):
     def _user_step(self, intent: str | None, utterance: str) -> None:
         shown = (INTENTS.index(intent), 1.0) if self.oracle_intents and intent else (
             self.nlu.predict(utterance) if self.nlu else (NO_INTENT, 0.0))
-        self._pending = {"intent": intent or "<degenerate>", "user": utterance, "_shown_intent": shown}
+        self._pending = {"intent": intent or DEGENERATE, "user": utterance, "_shown_intent": shown}
         if intent is None:
-            self._turns.append({"intent": "<degenerate>", "user": utterance, "system": "", "system_error": False,
-                                "act": None, "current_step": self._state.step,
-                                "task_completed": self._state.completed, "predicted_intent": None})
+            self._turns.append(new_turn(DEGENERATE, utterance, "", system_error=False, act=None,
+                                        current_step=self._state.step, task_completed=self._state.completed,
+                                        predicted_intent=None))
             self._finish("degenerate_user_turn", truncated=False)
             return
         self.agent_selection = "assistant"
 
     def _parse_assistant_action(self, action: Any) -> tuple[str | None, str | None]:
         if self.assistant_actions == "acts":
-            return ACTS[_parse_act(action)], None
-        return None, _parse_text(action)
+            return ACTS[parse_act(action)], None
+        return None, parse_text(action)
 
     def _assistant_step(self, act: str | None, text: str | None) -> None:
         pending, state = self._pending, self._state
@@ -238,10 +261,9 @@ class CTAEnv(AECEnv):
         self._state = self._advance(act, verdict.shown_step, text)
         self._last_act = act_index(act) if act in ACTS else None
         predicted = pending["_shown_intent"][0]
-        turn = {"intent": pending["intent"], "user": pending["user"], "system": text,
-                "system_error": not verdict.correct, "act": act, "current_step": self._state.step,
-                "task_completed": self._state.completed,
-                "predicted_intent": INTENTS[predicted] if predicted < len(INTENTS) else None}
+        turn = new_turn(pending["intent"], pending["user"], text, system_error=not verdict.correct, act=act,
+                        current_step=self._state.step, task_completed=self._state.completed,
+                        predicted_intent=INTENTS[predicted] if predicted < len(INTENTS) else None)
         self._turns.append(turn)
         self._history_lines.append(turn_lines(turn))
         self._errors += turn["system_error"]
@@ -261,7 +283,7 @@ class CTAEnv(AECEnv):
         return replace(state, step=min(shown, state.n_steps - 1), completed=completed, last_system=text,
                        repeatable=text)
 
-    def _end_or_continue(self, turn: dict[str, Any]) -> None:
+    def _end_or_continue(self, turn: Turn) -> None:
         reason = None
         if turn["intent"] == "stop":
             after_error = len(self._turns) > 1 and self._turns[-2]["system_error"]
@@ -276,12 +298,12 @@ class CTAEnv(AECEnv):
             return
         self._finish(reason, truncated=reason == "turn_limit", turn=turn)
 
-    def _reward(self, turn: dict[str, Any], done: bool, reason: str | None,
+    def _reward(self, turn: Turn, done: bool, reason: str | None,
                 metrics: dict[str, float | None] | None = None) -> None:
         event = TurnEvent(turn, self.profile, done, reason, self._state.completed, metrics)
         self.rewards = {a: float(r) for a, r in self.reward_fn(event).items() if a in self.rewards}
 
-    def _finish(self, reason: str, truncated: bool, turn: dict[str, Any] | None = None) -> None:
+    def _finish(self, reason: str, truncated: bool, turn: Turn | None = None) -> None:
         metrics = dialogue_metrics([t for t in self._turns if t["intent"] in INTENTS])
         if turn is not None:
             self._reward(turn, done=True, reason=reason, metrics=metrics)
@@ -294,10 +316,12 @@ class CTAEnv(AECEnv):
         if self.logger:
             self.logger.write(self.episode_record(reason, metrics))
 
-    def episode_record(self, reason: str, metrics: dict[str, float | None]) -> dict[str, Any]:
-        """The episode as one log line (DESIGN §5 dialogue fields plus outcome)."""
+    def episode_record(self, reason: str, metrics: dict[str, float | None]) -> DialogueRecord:
+        """The episode as one log line: the dialogue record's fields (:class:`mtad_env.records.DialogueRecord`,
+        the paper's public code's ``dialog_id``, ``task``, ``user_profile``, ``dialog``) plus the outcome."""
+        self._require_reset("episode_record()")
         dialog_id = f"{self._seed}-{self._episode_index}" if self._reset_seed is None else f"seed-{self._reset_seed}"
-        record = {"dialog_id": dialog_id, "episode_seed": self._episode_seed,
+        record: DialogueRecord = {"dialog_id": dialog_id, "episode_seed": self._episode_seed,
                   "reset_seed": self._reset_seed,
                   "task": self.task.to_dict(), "user_profile": str(self.profile), "simulator": self.simulator.name,
                   "dialog": self._turns, "episode_metrics": metrics, "end_reason": reason,
@@ -308,6 +332,7 @@ class CTAEnv(AECEnv):
 
     # -- rendering ----------------------------------------------------------------------------------------------
     def render(self) -> str | None:
+        self._require_reset("render()")
         if self.render_mode is None:
             gymnasium.logger.warn("render() called without a render_mode; pass render_mode='human' or 'ansi'")
             return None
@@ -333,57 +358,10 @@ class _UserPolicy:
         self.env = env
 
     def __call__(self, observation: Any = None) -> dict[str, Any]:
-        return user_action(self.env.simulator.act(self.env._turns))
+        return user_action(self.env.simulator.act(self.env.dialogue))
 
 
-def user_action(action: UserAction) -> dict[str, Any]:
-    """A simulator's :class:`UserAction` as an element of the user's action space."""
-    intent = INTENTS.index(action.intent) if action.intent in INTENTS else NO_INTENT
-    return {"intent": intent, "utterance": action.utterance}
-
-
-def _parse_user_action(action: Any) -> tuple[str | None, str]:
-    if isinstance(action, UserAction):
-        action = {"intent": action.intent, "utterance": action.utterance}
-    if not isinstance(action, dict) or set(action) != {"intent", "utterance"}:
-        raise InvalidValueError(f"user action must be a dict with keys 'intent' and 'utterance', got {action!r:.200}")
-    intent, utterance = action["intent"], action["utterance"]
-    if not isinstance(intent, (str, int, np.integer)):
-        raise InvalidValueError(f"user intent must be an intent name or index, got {type(intent).__name__}")
-    if isinstance(intent, (int, np.integer)) and not isinstance(intent, bool) and 0 <= intent <= NO_INTENT:
-        intent = INTENTS[intent] if intent < NO_INTENT else None
-    elif intent not in INTENTS:
-        raise unknown("user intent", intent, [*INTENTS, f"0..{NO_INTENT}"])
-    if not isinstance(utterance, str) or not utterance.strip():
-        raise InvalidValueError(f"user utterance must be a non-empty string, got {utterance!r:.200}")
-    if len(utterance) > MAX_UTTERANCE_CHARS:
-        raise InvalidValueError(f"user utterance has {len(utterance)} characters; at most {MAX_UTTERANCE_CHARS}")
-    return intent, clean_text(utterance, MAX_UTTERANCE_CHARS)
-
-
-def _parse_act(action: Any) -> int:
-    if isinstance(action, str) and action in ACTS:
-        return ACTS.index(action)
-    if isinstance(action, np.ndarray) and action.size == 1:
-        action = action.item()
-    if isinstance(action, (int, np.integer)) and not isinstance(action, bool) and 0 <= action < len(ACTS):
-        return int(action)
-    raise InvalidValueError(f"assistant act {action!r:.100} is not valid; give an index 0..{len(ACTS) - 1} "
-                            f"or a name: {', '.join(ACTS)}")
-
-
-def _parse_text(action: Any) -> str:
-    if not isinstance(action, str):
-        raise InvalidValueError(f"assistant action must be a string response (assistant_actions='text'), "
-                                f"got {type(action).__name__}; use assistant_actions='acts' for discrete acts")
-    if not action.strip():
-        raise InvalidValueError("assistant response is empty; give a non-empty string")
-    if len(action) > MAX_RESPONSE_CHARS:
-        raise InvalidValueError(f"assistant response has {len(action)} characters; at most {MAX_RESPONSE_CHARS}")
-    return clean_text(action, MAX_RESPONSE_CHARS)
-
-
-def _turn_measurements(turns: list[dict[str, Any]]) -> dict[str, float | None]:
+def _turn_measurements(turns: list[Turn]) -> dict[str, float | None]:
     """This turn's trait measurements: dialogue traits on the dialogue so far, utterance traits on this turn
     (repetition: overlap with the previous utterance)."""
     valid = [t for t in turns if t["intent"] in INTENTS]

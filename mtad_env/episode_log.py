@@ -11,9 +11,9 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from mtad_env.errors import DataFormatError
+from mtad_env.records import DialogueRecord
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ class EpisodeLogger:
         self.path = path if path.suffix == ".jsonl" else path / "episodes.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
-    def write(self, episode: dict[str, Any]) -> None:
+    def write(self, episode: DialogueRecord) -> None:
         """Append one episode as a JSON line."""
         data = (json.dumps(episode, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -50,7 +50,7 @@ def drop_torn_tail(path: str | Path) -> None:
             os.fsync(fh.fileno())
 
 
-def iter_episodes(path: str | Path) -> Iterator[dict[str, Any]]:
+def iter_episodes(path: str | Path) -> Iterator[DialogueRecord]:
     """Yield the episodes of a log file (or of ``episodes.jsonl`` in a folder)."""
     path = Path(path)
     if path.is_dir():
@@ -71,6 +71,6 @@ def iter_episodes(path: str | Path) -> Iterator[dict[str, Any]]:
             raise DataFormatError(f"{str(path)!r} line {n} is not valid JSON") from None
 
 
-def load_episodes(path: str | Path) -> list[dict[str, Any]]:
+def load_episodes(path: str | Path) -> list[DialogueRecord]:
     """All episodes of a log file or folder."""
     return list(iter_episodes(path))

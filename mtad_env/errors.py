@@ -22,6 +22,10 @@ class EpisodeEndedError(MtadError, RuntimeError):
     """``step()`` was called with an action after the episode ended."""
 
 
+class ResetNeededError(MtadError, RuntimeError):
+    """An environment method was called before the first ``reset()`` (PettingZoo's order-enforcing rule)."""
+
+
 class PackError(InvalidValueError):
     """A model pack or adapter that is missing, corrupt or built for another tokenizer."""
 

@@ -1,7 +1,7 @@
-"""``mtad_env.make``: build the CTA environment from names, plus the registry of user simulators.
+"""``mtad_env.make``: build the CTA environment from names, and play episodes with ``rollout``/``rollout_many``.
 
-Like Gymnasium's registration, a simulator name maps to a builder; ``register_simulator`` adds new ones (the LM
-simulators register themselves the same way).
+Simulators and assistants are looked up by name in :mod:`mtad_env.registry` (entry-point strings imported on first
+use, as in Gymnasium), so this module imports nothing from the packages that implement them.
 """
 
 from __future__ import annotations
@@ -10,60 +10,53 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from mtad_env.actions import user_action
+from mtad_env.assistants import build_assistant
 from mtad_env.env import CTAEnv
 from mtad_env.errors import InvalidValueError, choices_message
 from mtad_env.profiles import ProfileSampler
-from mtad_env.user_simulator import UserSimulator
+from mtad_env.registry import SIMULATORS
+from mtad_env.user_simulator import UserAction, UserSimulator
 
 logger = logging.getLogger(__name__)
 SimulatorBuilder = Callable[..., UserSimulator]
-_SIMULATORS: dict[str, SimulatorBuilder] = {}
+# make()'s own arguments and the options it passes to the environment; every other option goes to the simulator.
+MAKE_ARGUMENTS: tuple[str, ...] = ("profile", "simulator", "assistant", "split", "tasks", "max_turns", "seed",
+                                   "log_dir")
+ENV_OPTIONS: tuple[str, ...] = ("assistant_actions", "oracle_intents", "reward_fn", "profile_sampler",
+                                "render_mode", "nlu")
 
 
-def register_simulator(name: str, builder: SimulatorBuilder, replace: bool = False) -> None:
-    """Make ``make(simulator=name)`` build a user simulator with ``builder(**simulator_options)``."""
-    if name in _SIMULATORS and not replace:
-        raise InvalidValueError(f"simulator {name!r} is already registered; pass replace=True to replace it")
-    _SIMULATORS[name] = builder
-
-
-def _agenda(utterances: str | None = None, **_: Any) -> UserSimulator:
-    from mtad_env.domain import UtterancePool
-    from simulators.agenda import AgendaUserSimulator
-
-    return AgendaUserSimulator(UtterancePool.load(utterances) if utterances else _default_pool())
-
-
-def _default_pool():
-    from mtad_env.domain import UtterancePool
-
-    global _POOL
-    if _POOL is None:
-        _POOL = UtterancePool.load()
-    return _POOL
-
-
-def _lm(mode: str) -> SimulatorBuilder:
-    def build(pack: str | None = None, **options: Any) -> UserSimulator:
-        from simulators.lm_simulator import LMUserSimulator
-
-        return LMUserSimulator(pack, mode=mode, **options)
-    return build
-
-
-_POOL = None
-register_simulator("agenda", _agenda)
-for _mode in ("sts", "jts", "mtad", "mtad-la", "sampling"):
-    register_simulator(_mode, _lm(_mode))
+def register_simulator(name: str, builder: SimulatorBuilder | str, replace: bool = False, **kwargs: Any) -> None:
+    """Make ``make(simulator=name)`` build a user simulator with ``builder(**kwargs, **simulator_options)``;
+    ``builder`` is a callable or a ``"module:attribute"`` entry point, imported when first used."""
+    SIMULATORS.register(name, builder, replace=replace, **kwargs)
 
 
 def build_simulator(simulator: str | UserSimulator, **options: Any) -> UserSimulator:
     """A user simulator from a registered name or an instance."""
     if isinstance(simulator, UserSimulator):
+        if options:
+            raise InvalidValueError(f"simulator options {sorted(options)} have no effect with a simulator instance "
+                                    f"({type(simulator).__name__}); configure the instance instead")
         return simulator
-    if simulator in _SIMULATORS:
-        return _SIMULATORS[simulator](**options)
-    raise InvalidValueError(choices_message("simulator", simulator, list(_SIMULATORS)))
+    if simulator not in SIMULATORS:
+        raise InvalidValueError(choices_message("simulator", simulator, SIMULATORS.names()))
+    return SIMULATORS.build(simulator, **options)
+
+
+def _check_options(simulator: str | UserSimulator, options: dict[str, Any]) -> None:
+    """Refuse an option neither the environment nor the simulator takes, naming the closest valid one."""
+    sim_options: tuple[str, ...] | None = ()
+    if isinstance(simulator, str) and simulator in SIMULATORS:
+        sim_options = SIMULATORS.entry(simulator).options()
+    if sim_options is None:
+        return
+    valid = [*MAKE_ARGUMENTS, *ENV_OPTIONS, *sim_options]
+    for key in options:
+        if key not in valid:
+            where = f" (simulator {simulator!r})" if isinstance(simulator, str) else ""
+            raise InvalidValueError(choices_message(f"make() option{where}", key, valid))
 
 
 def make(profile: Any = None, simulator: str | UserSimulator = "agenda", assistant: Any = None,
@@ -82,6 +75,8 @@ def make(profile: Any = None, simulator: str | UserSimulator = "agenda", assista
         log_dir: append every finished episode to ``<log_dir>/episodes.jsonl`` (or to a ``.jsonl`` path).
         **options: ``assistant_actions`` ("text" | "acts"), ``oracle_intents``, ``reward_fn``,
             ``profile_sampler``, ``render_mode``, and simulator options (``utterances``, ``pack``, ``weights``).
+            An option that neither the environment nor the simulator takes raises :class:`InvalidValueError`
+            naming the closest valid one (``oracle_intent`` -> ``oracle_intents``).
 
     Example:
         >>> import mtad_env
@@ -90,9 +85,9 @@ def make(profile: Any = None, simulator: str | UserSimulator = "agenda", assista
         >>> env.agent_selection
         'user'
     """
-    env_keys = {"assistant_actions", "oracle_intents", "reward_fn", "profile_sampler", "render_mode", "nlu"}
-    env_options = {k: v for k, v in options.items() if k in env_keys}
-    sim_options = {k: v for k, v in options.items() if k not in env_keys}
+    _check_options(simulator, options)
+    env_options = {k: v for k, v in options.items() if k in ENV_OPTIONS}
+    sim_options = {k: v for k, v in options.items() if k not in ENV_OPTIONS}
     sampler = env_options.pop("profile_sampler", None)
     if sampler is not None and not isinstance(sampler, ProfileSampler):
         sampler = ProfileSampler(sampler)
@@ -100,8 +95,6 @@ def make(profile: Any = None, simulator: str | UserSimulator = "agenda", assista
     env = CTAEnv(user, profile=profile, split=split, tasks=tasks, max_turns=max_turns, seed=seed,
                  log_dir=log_dir, profile_sampler=sampler, **env_options)
     if assistant is not None:
-        from agents.base import build_assistant
-
         env.assistant_policy = build_assistant(assistant, mode=env.assistant_actions, seed=seed)
     return env
 
@@ -130,8 +123,6 @@ def rollout_many(envs: Sequence[CTAEnv], assistant: Callable | None = None, seed
     """Play one episode in each environment in lockstep; LM users that share a pack decode their turns in one
     batch (rows = dialogues x adapters). Environment ``i`` is reset with ``seeds[i]`` (or ``seed + i``) and
     ``options[i]`` (e.g. ``{"profile": ...}``). Returns each environment's final assistant info."""
-    from mtad_env.env import user_action
-
     if seeds is None:
         seeds = [None if seed is None else seed + i for i in range(len(envs))]
     for env, episode_seed, episode_options in zip(envs, seeds, options or [None] * len(envs)):
@@ -159,11 +150,15 @@ def _reset_policy(policy: Any, seed: int | None) -> None:
         policy.reset(seed=seed)
 
 
-def user_turns(envs: Sequence[CTAEnv]) -> list:
-    """The next turn of each environment's user (every one waiting to speak), LM users of one pack in one batch."""
-    sims = [env.simulator for env in envs]
-    if sims and all(hasattr(s, "request") for s in sims) and len({id(s.lm) for s in sims}) == 1:
-        from simulators.lm_simulator import decode_actions
-
-        return decode_actions(sims[0].lm, [s.request(env._turns) for s, env in zip(sims, envs)], sims[0])
-    return [s.act(env._turns) for s, env in zip(sims, envs)]
+def user_turns(envs: Sequence[CTAEnv]) -> list[UserAction]:
+    """The next turn of each environment's user (every one waiting to speak): one :meth:`UserSimulator.act_many`
+    call per simulator class, so LM users of one pack decode in one batch."""
+    by_class: dict[type, list[int]] = {}
+    for i, env in enumerate(envs):
+        by_class.setdefault(type(env.simulator), []).append(i)
+    actions: list[UserAction] = [UserAction("", "")] * len(envs)
+    for cls, members in by_class.items():
+        turns = cls.act_many([envs[i].simulator for i in members], [envs[i].dialogue for i in members])
+        for i, action in zip(members, turns):
+            actions[i] = action
+    return actions

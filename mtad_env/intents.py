@@ -21,8 +21,6 @@ NON_EXPLORATIVE: frozenset[str] = frozenset(
 )
 # Engagement scales the stop set and new_task (leaving for another task also ends engagement with this one).
 ENGAGEMENT_INTENTS: frozenset[str] = STOP_INTENTS | {"new_task"}
-# The turn an environment logs when a simulator produced no parsable turn; kept in records, never an intent.
-DEGENERATE = "<degenerate>"
 
 # The paper's public code's intent names -> ours. Its stop set (stop, complete, cancel, terminate) is our stop; its
 # two "previous" intents are our previous; its search for another task (IdentifyProcessIntent) is our new_task.

@@ -1,4 +1,4 @@
-"""The identifying metric of every built-in trait (paper Table 7, DESIGN §1), computed on one dialogue.
+"""The identifying metric of every built-in trait (paper Table 7), computed on one dialogue.
 
 A dialogue is a sequence of turns, each a mapping with at least ``intent`` and ``user``; ``system_error`` (or the
 generator's ``forced_system_error``) marks a turn whose system response was an error. Every function returns
@@ -10,13 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from mtad_env.intents import NON_COOPERATIVE, NON_EXPLORATIVE, STOP_INTENTS
+from mtad_env.records import Turn
 
-Turn = Mapping[str, Any]
 _WORD = re.compile(r"[a-z0-9']+")
 
 

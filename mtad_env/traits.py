@@ -1,6 +1,6 @@
 """Traits: the one registry that the agenda simulator, the environment, training and evaluation all read.
 
-A trait has a name, a level (dialogue or utterance), an identifying metric (paper Table 7, DESIGN §1), the way the
+A trait has a name, a level (dialogue or utterance), an identifying metric (paper Table 7), the way the
 agenda simulator applies it (Tables 9 and 10), the two adjectives the paper uses for its intensities, and, for LM
 simulators, adapter paths per intensity. The eight built-in traits are registered at import; users add their own
 with :func:`register_trait`.

@@ -88,7 +88,7 @@ class BatchedUsersVecEnv(DummyVecEnv):
 
         indices = list(indices)
         actions = user_turns([self.envs[i].cta for i in indices])
-        return [self.envs[i]._user_turn(action) for i, action in zip(indices, actions)]
+        return [self.envs[i].user_turn(action) for i, action in zip(indices, actions)]
 
 
 def make_batched_vec_env(n_envs: int, seed: int | None = None, **env_kwargs: Any) -> BatchedUsersVecEnv:

@@ -216,3 +216,17 @@ class AgendaUserSimulator(UserSimulator):
     def _entry(self, intent: str, utterance: str) -> int | None:
         """The pool entry an earlier utterance came from (its template, for a filled one), if known."""
         return self._said.get((intent, utterance), self._entry_of[intent].get(utterance))
+
+
+_DEFAULT_POOL: UtterancePool | None = None
+
+
+def build_agenda_simulator(utterances: str | None = None) -> AgendaUserSimulator:
+    """``make(simulator="agenda")``: an agenda user over the pool file ``utterances`` (default: the shipped pool,
+    loaded once per process)."""
+    global _DEFAULT_POOL
+    if utterances:
+        return AgendaUserSimulator(UtterancePool.load(utterances))
+    if _DEFAULT_POOL is None:
+        _DEFAULT_POOL = UtterancePool.load()
+    return AgendaUserSimulator(_DEFAULT_POOL)

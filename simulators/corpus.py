@@ -4,7 +4,7 @@ Layout of a corpus folder::
 
     DIR/manifest.json                 the arguments; a re-run must use the same ones
     DIR/regular_stats.json            mean/std of every identifying metric over Regular dialogues (the filter)
-    DIR/<split>/<profile>.jsonl       one accepted dialogue a line (DESIGN §5 format)
+    DIR/<split>/<profile>.jsonl       one accepted dialogue record a line (mtad_env.records)
     DIR/report.json                   attempts and acceptance rate per profile and split
 
 Dialogue attempt ``k`` of a (profile, split) draws from its own generator seeded by (seed, split, profile, k), and

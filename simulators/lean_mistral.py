@@ -1,12 +1,12 @@
 """A lean decoding forward for LoRA-adapted Mistral/Llama models: many rows, each through its own adapter, one KV cache.
 
-Why not the ``transformers`` forward: at the size of the shipped pack (a 1.0 M-parameter base) one decoding step through
-``MistralForCausalLM`` and PEFT's mixed-batch hooks costs 6-18 ms on 2 CPU cores, nearly all of it framework overhead
-(per-call mask and cache objects, per-module adapter routing; DESIGN §9 puts the arithmetic at ~0.2 ms). This module
-runs the same arithmetic straight on the model's own tensors: base weights are used in place (no copies, so 7B
-weights cost nothing extra), each LoRA-adapted module keeps its adapters' A/B matrices stacked once, and a decode
-gathers every row's matrices once, so routing a row through its adapter is two batched matmuls per module, the
-rank-r product added into the base output by the GEMM itself.
+Why not the ``transformers`` forward: for a model as small as the shipped pack's (a 1.0 M-parameter base), one
+decoding step through ``MistralForCausalLM`` and PEFT's mixed-batch hooks is nearly all framework overhead (per-call
+mask and cache objects, per-module adapter routing), many times the arithmetic (figures in ``docs/benchmarks.md``).
+This module runs the same arithmetic straight on the model's own tensors: base weights are used in place (no
+copies, so 7B weights cost nothing extra), each LoRA-adapted module keeps its adapters' A/B matrices stacked once,
+and a decode gathers every row's matrices once, so routing a row through its adapter is two batched matmuls per
+module, the rank-r product added into the base output by the GEMM itself.
 The prompt pass skips the work that no later token reads (logits and the last layer's attention output and MLP are
 computed for the last position only; the cache needs only that layer's keys and values) and runs the rows in
 cache-sized blocks.
@@ -213,8 +213,8 @@ class LeanMistral:
         """Every module's route for rows whose adapters are ``row_adapters`` (embedding and head; each layer's).
 
         A simulated dialogue decodes every turn with the same adapters, so the routes of the last few row layouts
-        are kept (when small): several adapters gather each row's LoRA matrices, which for mTAD at k = 4 on the
-        tiny pack took 2.8 ms of a 95 ms decode. The routes are never written to."""
+        are kept (when small): with several adapters, gathering each row's LoRA matrices is a visible share of a
+        small model's decode (``docs/benchmarks.md``). The routes are never written to."""
         size = len(row_adapters) * self.row_bytes  # of the gathered per-row copies
         per_row = size <= ROW_ROUTE_BYTES
         key = (*row_adapters, per_row)
@@ -265,9 +265,8 @@ class LeanSession:
         :attr:`values` by the caller, e.g. from a dialogue's earlier turns), so only columns ``start:`` are run.
 
         On the CPU the rows go through in blocks of about :data:`PREFILL_BLOCK_TOKENS` tokens: a block's
-        activations stay in the CPU's cache (measured on 2 cores, fastest of 12: 32 rows x 300 tokens take 85 ms in
-        blocks of 8 rows, 90 in blocks of 4 and 101-123 in one pass), and a long batch never holds every row's
-        activations at once."""
+        activations stay in the CPU's cache, which is faster than one pass over every row
+        (``docs/benchmarks.md``), and a long batch never holds every row's activations at once."""
         width = ids.shape[1]
         self.valid[:, :width] = mask.bool()
         positions = (mask.long().cumsum(-1) - 1).clamp_min(0)

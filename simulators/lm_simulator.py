@@ -6,6 +6,7 @@ and flag degenerate outputs (no valid intent first, special tokens inside the ut
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +19,8 @@ from mtad_env.errors import InvalidValueError, PackError, unknown
 from mtad_env.model_loading import quiet_model_loading
 from mtad_env.packs import Pack, default_pack_path, load_pack
 from mtad_env.profiles import Profile
+from mtad_env.records import DEGENERATE
+from mtad_env.registry import LM_SIMULATORS
 from mtad_env.traits import get_trait
 from mtad_env.user_simulator import Turn, UserAction, UserSimulator
 from simulators.corpus import profile_filename
@@ -26,7 +29,6 @@ from simulators.prompting import DIALOGUE_FORMATS, END, parse_completion, prompt
 from simulators.turn_cache import TurnCache
 
 logger = logging.getLogger(__name__)
-DEGENERATE = "<degenerate>"
 
 
 class PackModel:
@@ -79,7 +81,7 @@ def load_pack_model(pack: str | Path | None = None, device: str = "auto") -> Pac
     return _load(str(Path(pack) if pack else default_pack_path()), device)
 
 
-MODES = ("sts", "jts", "mtad", "mtad-la", "sampling")
+MODES = LM_SIMULATORS
 
 
 class LMUserSimulator(UserSimulator):
@@ -153,26 +155,41 @@ class LMUserSimulator(UserSimulator):
                              self.task)
         ids = self.lm.tokenizer(prompt, add_special_tokens=False)["input_ids"]
         weights = normalise_weights(self.weights, len(self.active), self.active)
+        sampling = {"temperature": self.temperature, "top_p": self.top_p, "max_new_tokens": self.max_new_tokens}
         if self.mode == "sampling":
             chosen = int(self.rng.choice(len(self.active), p=weights))
-            return DecodeRequest(ids, [self.active[chosen]], np.ones(1), self.rng, cache=cache)
+            return DecodeRequest(ids, [self.active[chosen]], np.ones(1), self.rng, cache=cache, **sampling)
         later = None
         if self.mode == "mtad-la":
             weights, later = _level_weights(weights, self.levels, "dialogue"), _level_weights(
                 weights, self.levels, "utterance")
-        return DecodeRequest(ids, list(self.active), weights, self.rng, later, cache=cache)
+        return DecodeRequest(ids, list(self.active), weights, self.rng, later, cache=cache, **sampling)
 
     def act(self, history: Sequence[Turn]) -> UserAction:
         return self.act_batch([history])[0]
 
     def act_batch(self, histories: Sequence[Sequence[Turn]]) -> list[UserAction]:
-        return decode_actions(self.lm, [self.request(h, len(histories) == 1) for h in histories], self)
+        return type(self).act_many([self] * len(histories), histories)
+
+    @classmethod
+    def act_many(cls, simulators: Sequence[LMUserSimulator], histories: Sequence[Sequence[Turn]]) -> list[UserAction]:
+        """The next turns of several LM users: those over one pack decode in one batch, each with its own
+        sampling settings; a simulator that appears once keeps its dialogue's turn cache."""
+        by_model: dict[int, list[int]] = {}
+        for i, sim in enumerate(simulators):
+            by_model.setdefault(id(sim.lm), []).append(i)
+        appearances = Counter(id(s) for s in simulators)
+        actions: list[UserAction] = [UserAction("", "")] * len(simulators)
+        for members in by_model.values():
+            requests = [simulators[i].request(histories[i], appearances[id(simulators[i])] == 1) for i in members]
+            for i, action in zip(members, decode_actions(simulators[members[0]].lm, requests)):
+                actions[i] = action
+        return actions
 
 
-def decode_actions(lm: PackModel, requests: Sequence[DecodeRequest], settings: LMUserSimulator) -> list[UserAction]:
-    """Decode many simulators' requests in one batch and parse each into a user action."""
-    tokens = decode(lm.model, requests, [lm.end_id], lm.tokenizer.pad_token_id, settings.max_new_tokens,
-                    settings.temperature, settings.top_p)
+def decode_actions(lm: PackModel, requests: Sequence[DecodeRequest]) -> list[UserAction]:
+    """Decode requests in one batch (each with its own sampling settings) and parse each into a user action."""
+    tokens = decode(lm.model, requests, [lm.end_id], lm.tokenizer.pad_token_id)
     return [parse_action(lm.tokenizer.decode(t, skip_special_tokens=False)) for t in tokens]
 
 

@@ -38,6 +38,8 @@ class DecodeRequest:
         later_weights: ... and for the following tokens (the utterance); None = same as ``weights``.
         rng: the dialogue's own generator (one uniform per sampled token).
         cache: the dialogue's keys and values from earlier turns (lean decoder only; None: compute everything).
+        temperature, top_p, max_new_tokens: this dialogue's sampling settings (None: those given to
+            :func:`decode`); dialogues with different settings decode in separate batches, each with its own.
     """
 
     prompt_ids: Sequence[int]
@@ -47,6 +49,9 @@ class DecodeRequest:
     later_weights: np.ndarray | None = None
     cache: TurnCache | None = None
     tokens: list[int] = field(default_factory=list)
+    temperature: float | None = None
+    top_p: float | None = None
+    max_new_tokens: int | None = None
 
     def weights_at(self, step: int) -> np.ndarray:
         return self.weights if step == 0 or self.later_weights is None else self.later_weights
@@ -177,8 +182,18 @@ def decode(model, requests: Sequence[DecodeRequest], stop_ids: Sequence[int], pa
     """Decode every request; returns each dialogue's new tokens (stop token included when reached).
 
     ``engine``: ``lean`` (:mod:`simulators.lean_mistral`), ``transformers`` (the model's own forward with PEFT
-    mixed batches), or ``auto`` (lean where it covers the model).
+    mixed batches), or ``auto`` (lean where it covers the model). A request's own ``temperature``, ``top_p`` and
+    ``max_new_tokens`` replace the arguments for that dialogue.
     """
+    groups = _settings_groups(requests, (max_new_tokens, temperature, top_p))
+    if len(groups) > 1:  # each group of equal settings in its own batch (a dialogue's tokens are the same)
+        out: list[list[int]] = [[] for _ in requests]
+        for (n, t, p), members in groups.items():
+            for i, tokens in zip(members, decode(model, [requests[i] for i in members], stop_ids, pad_id, n, t, p,
+                                                 engine)):
+                out[i] = tokens
+        return out
+    (max_new_tokens, temperature, top_p), = groups or [(max_new_tokens, temperature, top_p)]
     device = next(model.parameters()).device
     ids, mask, row_adapters = _left_pad(requests, pad_id)
     rows, first, later = _plan(requests)
@@ -197,6 +212,16 @@ def decode(model, requests: Sequence[DecodeRequest], stop_ids: Sequence[int], pa
         if store is not None:
             store(held, torch.arange(len(held)))
     return [r.tokens for r in requests]
+
+
+def _settings_groups(requests: Sequence[DecodeRequest], default: tuple[int, float, float]
+                     ) -> dict[tuple[int, float, float], list[int]]:
+    """Indices of the requests by their ``(max_new_tokens, temperature, top_p)``, a request's own or ``default``."""
+    groups: dict[tuple[int, float, float], list[int]] = {}
+    for i, req in enumerate(requests):
+        own = (req.max_new_tokens, req.temperature, req.top_p)
+        groups.setdefault(tuple(d if o is None else o for o, d in zip(own, default)), []).append(i)
+    return groups
 
 
 def _row_spans(requests: Sequence[DecodeRequest]):

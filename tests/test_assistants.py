@@ -25,15 +25,15 @@ def test_template_assistant_answers_every_intent_correctly_with_oracle_intents(i
                  "replacement": "i do not have butter"}.get(intent, intent.replace("_", " "))
     env.step({"intent": intent, "utterance": utterance})
     env.step(TemplateAssistant(seed=0)(env.observe("assistant")))
-    assert env.infos["assistant"]["system_error"] is False, env._turns[-1]
+    assert env.infos["assistant"]["system_error"] is False, env.dialogue[-1]
 
 
 def test_template_assistant_error_rate_injects_mistakes():
     env = mtad_env.make(seed=0, oracle_intents=True, assistant=TemplateAssistant(error_rate=0.5, seed=0))
-    errors = [t["system_error"] for s in range(20) for t in (mtad_env.rollout(env, seed=s) and env._turns)]
+    errors = [t["system_error"] for s in range(20) for t in (mtad_env.rollout(env, seed=s) and env.dialogue)]
     assert 0.25 < np.mean(errors) < 0.6
     clean = mtad_env.make(seed=0, oracle_intents=True, assistant="template")
-    assert not any(t["system_error"] for s in range(10) for t in (mtad_env.rollout(clean, seed=s) and clean._turns))
+    assert not any(t["system_error"] for s in range(10) for t in (mtad_env.rollout(clean, seed=s) and clean.dialogue))
 
 
 def _tiny_causal_lm(path):
@@ -57,7 +57,7 @@ def test_planllm_assistant_drives_an_episode_with_a_tiny_local_model(tmp_path):
     env = mtad_env.make(profile="Impatient", seed=0, assistant=assistant, max_turns=4)
     info = mtad_env.rollout(env, seed=0)
     assert info["end_reason"] in {"stop_by_trait", "stop_after_errors", "turn_limit", "task_completed"}
-    assert all(t["system"].strip() for t in env._turns)
+    assert all(t["system"].strip() for t in env.dialogue)
 
 
 class _Stub(BaseHTTPRequestHandler):
@@ -123,7 +123,7 @@ def test_sb3_assistant_wraps_a_policy():
     assert mtad_env.rollout(env, seed=0)["end_reason"]
     text_env = mtad_env.make(seed=0, assistant=SB3Assistant(model, mode="text"))
     mtad_env.rollout(text_env, seed=0)
-    assert all(isinstance(t["system"], str) and t["system"] for t in text_env._turns)
+    assert all(isinstance(t["system"], str) and t["system"] for t in text_env.dialogue)
 
 
 @pytest.mark.parametrize("spec", ["http:http://127.0.0.1:9", "http://127.0.0.1:9", "http:http://127.0.0.1:9/v1"])
@@ -186,8 +186,8 @@ def test_template_is_right_on_every_turn_even_between_forced_fallbacks(split):
     env = mtad_env.make(seed=0, oracle_intents=True, split=split, max_turns=20)
 
     def assistant(obs):  # every third response a fallback, so repeats and yes/no follow fallbacks too
-        return FALLBACK if len(env._turns) % 3 == 1 else template(obs)
+        return FALLBACK if len(env.dialogue) % 3 == 1 else template(obs)
 
-    turns = [t for s in range(30) for i, t in enumerate(mtad_env.rollout(env, assistant, seed=s) and env._turns)
+    turns = [t for s in range(30) for i, t in enumerate(mtad_env.rollout(env, assistant, seed=s) and env.dialogue)
              if i % 3 != 1]
     assert len(turns) > 100 and not [t for t in turns if t["system_error"]]

@@ -1,4 +1,5 @@
-"""The mtad-env command line: the DESIGN §8 contract, JSON keys, and one-line exit-2 errors on bad input."""
+"""The mtad-env command line: its contract (one entry point, stable command names and JSON keys) and one-line exit-2
+errors on bad input."""
 
 import json
 import os

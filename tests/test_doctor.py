@@ -5,8 +5,9 @@ import subprocess
 import sys
 
 import mtad_env
-from mtad_env import cli, cli_doctor
-from mtad_env.cli_doctor import FAIL, OK, Check, CheckSpec
+from mtad_env import cli
+from mtad_env.cli import doctor as cli_doctor
+from mtad_env.cli.doctor import FAIL, OK, Check, CheckSpec
 
 
 def test_doctor_json_reports_every_check_and_ok():

@@ -61,7 +61,7 @@ def test_per_turn_info_carries_measurements_error_flag_and_judged_act():
     env.step("Sure! Step 1: " + env.task.methods[0])
     info = env.infos["assistant"]
     assert info["judged_act"] == "show_first_step" and info["system_error"] is False
-    assert info["trait_measurements"]["verbosity"] == len(env._turns[0]["user"].split())
+    assert info["trait_measurements"]["verbosity"] == len(env.dialogue[0]["user"].split())
     assert "intent" not in info and env.infos["user"]["intent"] == "start"
 
 
@@ -97,7 +97,7 @@ def test_wrong_responses_are_errors_that_cost_reward():
     assert env.rewards["assistant"] == 1.0
     env.step({"intent": "sensitive", "utterance": "how do i make a bomb"})
     env.step(ACTS.index("fun_fact"))
-    assert env.rewards["assistant"] == -1.0 and env._turns[-1]["system_error"]
+    assert env.rewards["assistant"] == -1.0 and env.dialogue[-1]["system_error"]
 
 
 def test_user_stop_after_error_ends_episode_with_reason_and_penalty():
@@ -314,3 +314,38 @@ def test_yes_after_a_question_proposing_to_stop_is_not_a_next_step():
 def test_a_definition_from_the_other_domain_is_wrong(split, response, error):
     env = _started(split)
     assert _answer(env, "definition", "what's a pan", response) is error
+
+
+@pytest.mark.parametrize("options, closest", [({"oracle_intent": True}, "oracle_intents"),
+                                              ({"simulatr": "sts"}, "simulator"),
+                                              ({"utterance": "pool.json"}, "utterances"),
+                                              ({"simulator": "sts", "temprature": 0.5}, "temperature")])
+def test_make_refuses_an_unknown_option_naming_the_closest_valid_one(options, closest):
+    with pytest.raises(InvalidValueError, match=f"did you mean '{closest}'"):
+        mtad_env.make(**options)
+
+
+def test_simulator_options_with_a_simulator_instance_are_refused():
+    from simulators.agenda import build_agenda_simulator
+
+    with pytest.raises(InvalidValueError, match="unknown make\\(\\) option 'utterances'"):
+        mtad_env.make(simulator=build_agenda_simulator(), utterances="pool.json")
+
+
+@pytest.mark.parametrize("call", [lambda env: env.observe("user"), lambda env: env.last(),
+                                  lambda env: env.step(None), lambda env: env.dialogue,
+                                  lambda env: env.render(), lambda env: env.user_policy(None)])
+def test_every_env_method_before_reset_raises_a_clear_error(call):
+    env = mtad_env.make(seed=0, render_mode="ansi")
+    with pytest.raises(mtad_env.ResetNeededError, match=r"before reset\(\); call env.reset\(\) first"):
+        call(env)
+    env.reset(seed=0)
+    assert env.dialogue == [] and env.observe("user")["text"] == ""
+
+
+def test_dialogue_is_the_logged_turns():
+    env = mtad_env.make(profile="Patient", assistant="template", seed=0)
+    info = mtad_env.rollout(env, seed=3)
+    turns = env.dialogue
+    assert turns and info["turn"] == len(turns)
+    assert set(turns[0]) == set(mtad_env.Turn.__annotations__) - {"forced_system_error"}

@@ -12,7 +12,7 @@ from evaluation.analysis import (EvaluationConfig, degeneration_rate, distance_k
                                  trend_check, uniqueness_rate)
 from evaluation.bootstrap import bootstrap_distance_ci, bootstrap_mean_ci, resample_counts, resampled_distances
 from evaluation.dialogues import ReferenceCorpus, from_record, load_logs
-from evaluation.statistics import ks_distance, wasserstein
+from mtad_env.statistics import ks_distance, wasserstein
 from mtad_env.errors import DataFormatError
 from simulators.corpus import CorpusGenerator, CorpusSpec
 

@@ -91,7 +91,7 @@ def test_same_seed_same_lm_episode(micro_pack):
         env = mtad_env.make(profile="regular", simulator="sts", pack=str(micro_pack), assistant="template", seed=4,
                             max_turns=3)
         mtad_env.rollout(env)
-        runs.append([(t["intent"], t["user"]) for t in env._turns])
+        runs.append([(t["intent"], t["user"]) for t in env.dialogue])
     assert runs[0] == runs[1]
 
 

@@ -1,4 +1,4 @@
-"""Each identifying metric on a hand-computed dialogue (DESIGN §1)."""
+"""Each identifying metric on a hand-computed dialogue (paper Table 7)."""
 
 import pytest
 

@@ -117,8 +117,35 @@ def _episodes(micro_pack, batch, n=4):
     for start in range(0, n, batch):
         chunk = envs[:min(batch, n - start)]
         mtad_env.rollout_many(chunk, seed=10 + start)
-        out += [[(t["intent"], t["user"], t["system"]) for t in env._turns] for env in chunk]
+        out += [[(t["intent"], t["user"], t["system"]) for t in env.dialogue] for env in chunk]
     return out
+
+
+def _dialogue(env):
+    return [(t["intent"], t["user"], t["system"]) for t in env.dialogue]
+
+
+@pytest.mark.parametrize("neighbour", [{"temperature": 1.5}, {"top_p": 0.5}, {"max_new_tokens": 3},
+                                       {"temperature": 1.5, "top_p": 0.6, "max_new_tokens": 5}])
+def test_a_dialogue_is_the_same_alone_and_batched_beside_a_differently_configured_user(micro_pack, neighbour):
+    """Each row decodes with its own sampling settings: a greedy user batched after (and before) a user with other
+    settings says what it says alone, and so does that neighbour."""
+    def make(**settings):
+        return mtad_env.make(profile="Patient & Concise", simulator="mtad", pack=str(micro_pack),
+                             assistant="template", seed=0, max_turns=4, **settings)
+
+    greedy = {"temperature": 0.0}
+    alone, alone_neighbour = make(**greedy), make(**neighbour)
+    mtad_env.rollout(alone, seed=5)
+    mtad_env.rollout(alone_neighbour, seed=6)
+    for order in ((neighbour, greedy), (greedy, neighbour)):
+        envs = [make(**settings) for settings in order]
+        seeds = [6, 5] if order[0] is neighbour else [5, 6]
+        mtad_env.rollout_many(envs, seeds=seeds)
+        batched = dict(zip(seeds, envs))
+        assert _dialogue(batched[5]) == _dialogue(alone)
+        assert _dialogue(batched[6]) == _dialogue(alone_neighbour)
+    assert _dialogue(alone) != _dialogue(alone_neighbour)
 
 
 def test_episodes_do_not_depend_on_batch_size_or_thread_count(micro_pack):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import mtad_env
-from evaluation.statistics import auroc
+from mtad_env.statistics import auroc
 from mtad_env.scorers import FluencyModelScorer, HFClassifierScorer, VaderSentimentScorer, make_scorer
 
 LABELLED = Path(__file__).parent / "data" / "fluency_labelled.jsonl"

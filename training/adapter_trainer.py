@@ -1,21 +1,19 @@
 """``mtad-env train-adapter``: train an STS adapter for a (new) trait intensity from a user's own dialogues.
 
-The dialogues are JSON lines in the DESIGN §5 format (``{"dialog": [{"intent", "user", "system"}, ...]}``); the
-adapter is trained on the pack's base like the built-in ones, saved under ``PACK/adapters/<trait>=<level>`` and
-added to the pack's manifest, so that ``make(profile="<trait>=<level>", simulator="mtad", pack=PACK)`` finds it
-once the trait is registered with :func:`mtad_env.register_trait`.
+The dialogues are JSON lines, one dialogue record each (:class:`mtad_env.records.DialogueRecord`:
+``{"dialog": [{"intent", "user", "system"}, ...]}``); the adapter is trained on the pack's base like the
+built-in ones, saved under ``PACK/adapters/<trait>=<level>`` and added to the pack's manifest, so that
+``make(profile="<trait>=<level>", simulator="mtad", pack=PACK)`` finds it once the trait is registered with :func:`mtad_env.register_trait`.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 
-from mtad_env.cli import emit, subcommand
 from mtad_env.errors import DataFormatError, InvalidValueError
 from mtad_env.packs import Pack, load_pack, write_manifest
 from training.presets import get_preset
@@ -68,24 +66,3 @@ def train_trait_adapter(pack_path: str | Path, trait: str, level: str, dialogues
                             name: {"path": f"adapters/{name}", "val_loss": None if np.isnan(loss) else loss}}
     write_manifest(pack.path, manifest)
     return load_pack(pack.path)
-
-
-def add_arguments(sub: argparse._SubParsersAction) -> None:
-    """Add ``train-adapter`` to the CLI."""
-    t = sub.add_parser("train-adapter", help="train an adapter for a trait intensity from your own dialogues")
-    t.add_argument("--trait", required=True, help="a registered trait (built-in or added with register_trait)")
-    t.add_argument("--level", required=True, choices=("low", "high"), help="the intensity the dialogues show")
-    t.add_argument("--dialogues", required=True, help="JSON-lines dialogues (DESIGN §5 format)")
-    t.add_argument("--pack", required=True, help="the pack to add the adapter to")
-    t.add_argument("--steps", type=int, default=None, help="training steps (default: the pack preset's)")
-    t.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the batches")
-    t.add_argument("--json", action="store_true", help="print the adapter's manifest entry as one JSON object")
-
-
-@subcommand("train-adapter")
-def run_train_adapter(args: argparse.Namespace) -> int:
-    pack = train_trait_adapter(args.pack, args.trait, args.level, args.dialogues, args.steps, args.seed)
-    entry = pack.adapters[f"{args.trait}={args.level}"]
-    emit({"pack": str(pack.path), "adapter": entry}, args.json,
-         f"adapter {args.trait}={args.level} added to {pack.path} (val loss {entry['val_loss']})")
-    return 0

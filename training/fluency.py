@@ -167,7 +167,7 @@ def training_texts(seed: int = 0) -> tuple[list[str], list[int]]:
 
 def evaluate(model: HashedLinearClassifier, path: Path = LABELLED) -> float:
     """AUROC of the model's fluent probability on the hand-labelled set."""
-    from evaluation.statistics import auroc
+    from mtad_env.statistics import auroc
 
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     probs = model.predict_proba([r["text"] for r in rows])[:, model.labels.index("fluent")]

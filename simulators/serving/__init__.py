@@ -44,3 +44,17 @@ Concurrent LM requests that arrive within a few milliseconds decode together in 
 dialogues x adapters, :mod:`simulators.serving.batcher`). The server needs the ``serve`` extra: ``pip install
 "mtad-env[serve]"``.
 """
+
+from __future__ import annotations
+
+import importlib.util
+
+INSTALL_HINT = 'pip install "mtad-env[serve]"'
+
+
+def missing_extra() -> str | None:
+    """The one-line reason the server cannot run here, or None when FastAPI and uvicorn are installed."""
+    missing = [m for m in ("fastapi", "uvicorn") if importlib.util.find_spec(m) is None]
+    if not missing:
+        return None
+    return f"the server needs {' and '.join(missing)}: {INSTALL_HINT}"

@@ -19,11 +19,11 @@ from mtad_env.errors import MtadError
 from mtad_env.intents import INTENTS
 from mtad_env.judge import is_repeat, judge, read_text
 from mtad_env.observations import MAX_RESPONSE_CHARS, MAX_UTTERANCE_CHARS, clean_text
+from mtad_env.records import DEGENERATE
 from mtad_env.system_acts import NAVIGATION_ACTS, TaskState, advance
 from simulators.serving.protocol import RequestError
 
 ROLES = ("system", "developer", "user", "assistant")
-DEGENERATE = "<degenerate>"
 MAX_MESSAGES = 512
 TASK_FORMS = ('a task id such as "recipe_0001"', '{"task_id": ID}', '{"task": {"id", "title", "methods", ...}}')
 

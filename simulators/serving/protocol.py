@@ -15,8 +15,10 @@ import numpy as np
 
 from mtad_env.errors import InvalidValueError, MtadError
 from mtad_env.profiles import Profile
+from mtad_env.records import DEGENERATE
+from mtad_env.registry import LM_SIMULATORS
 
-SIMULATORS: tuple[str, ...] = ("agenda", "sts", "jts", "mtad", "mtad-la", "sampling")
+SIMULATORS: tuple[str, ...] = ("agenda", *LM_SIMULATORS)
 MODEL_EXAMPLES = ("agenda/regular", "sts/verbosity=high", "mtad-la/Impatient & Verbose")
 DEFAULT_TEMPERATURE, DEFAULT_TOP_P, DEFAULT_MAX_TOKENS = 1.0, 0.95, 40
 MAX_TOKENS = 256
@@ -152,7 +154,7 @@ def parse_request(body: Any) -> ChatRequest:
 
 def completion(model: str, reply: Reply, turn: int) -> dict[str, Any]:
     """The ``chat.completion`` object of a reply; ``turn`` is the 1-based index of this user turn."""
-    extra = {"intent": reply.intent, "ended": reply.intent == "stop", "degenerate": reply.intent == "<degenerate>",
+    extra = {"intent": reply.intent, "ended": reply.intent == "stop", "degenerate": reply.intent == DEGENERATE,
              "turn": turn}
     return {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
             "model": model, "system_fingerprint": "mtad-env",

@@ -17,6 +17,7 @@ from mtad_env.domain import Task
 from mtad_env.errors import MtadError
 from mtad_env.packs import default_pack_path
 from mtad_env.profiles import Profile, multi_trait_profiles, single_trait_profiles
+from mtad_env.registry import LM_SIMULATORS
 from simulators.serving.messages import TaskIndex, conversation
 from simulators.serving.protocol import ChatRequest, Reply, RequestError
 
@@ -146,7 +147,7 @@ class UserModels:
         if not with_lm:
             return names
         adapters = self.load().adapter_names
-        for simulator in ("sts", "jts", "mtad", "mtad-la", "sampling"):
+        for simulator in LM_SIMULATORS:
             for profile in profiles:
                 try:
                     self._check_adapters(simulator, profile, adapters)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from mtad_env.cli import emit, subcommand
+from mtad_env.cli.output import emit
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,6 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--json", action="store_true", help="print the tables and stage times as one JSON object")
 
 
-@subcommand("evaluate-suite")
 def run_evaluate_suite(args: argparse.Namespace) -> int:
     from evaluation.suite import run_suite
 

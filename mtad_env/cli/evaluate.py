@@ -1,4 +1,4 @@
-"""``mtad-env evaluate``: compare simulated dialogues with a reference corpus (paper §5.1, §6; DESIGN §8).
+"""``mtad-env evaluate``: compare simulated dialogues with a reference corpus (paper §5.1, §6).
 
 ::
 
@@ -18,7 +18,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from mtad_env.cli import emit, subcommand
+from mtad_env.cli.output import emit
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,6 @@ def _table(summary: dict, written: dict) -> str:
     return "\n".join(rows)
 
 
-@subcommand("evaluate")
 def run_evaluate(args: argparse.Namespace) -> int:
     """Evaluate the logs against the reference, write the report, print the summary."""
     from evaluation.dialogues import ReferenceCorpus, load_logs

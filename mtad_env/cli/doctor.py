@@ -25,20 +25,31 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from mtad_env.cli import emit, subcommand
+from mtad_env.cli.output import emit
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 MIN_PYTHON = (3, 10)
 REINSTALL = "reinstall mtad-env (pip install --force-reinstall mtad-env) to restore the shipped data"
-# (import name, distribution name, minimum version): the runtime dependencies of pyproject.toml.
-PACKAGES: tuple[tuple[str, str, str], ...] = (
-    ("numpy", "numpy", "1.24"), ("scipy", "scipy", "1.10"), ("gymnasium", "gymnasium", "1.0"),
-    ("pettingzoo", "pettingzoo", "1.24"), ("torch", "torch", "2.2"), ("transformers", "transformers", "4.45"),
-    ("peft", "peft", "0.13"), ("tokenizers", "tokenizers", "0.19"), ("safetensors", "safetensors", "0.4"),
-    ("stable_baselines3", "stable-baselines3", "2.3"), ("vaderSentiment", "vaderSentiment", "3.3"),
-    ("tqdm", "tqdm", "4.60"), ("matplotlib", "matplotlib", "3.7"),
-)
-OPTIONAL_CUDA_PACKAGE = ("bitsandbytes", "bitsandbytes", "0.43")
+DISTRIBUTION = "mtad-env"
+_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^]]*\])?\s*>=\s*([0-9][^,;\s]*)")
+
+
+def requirements(extra: str | None = None) -> list[tuple[str, str, str]]:
+    """``(import name, distribution name, minimum version)`` of every dependency this installation declares (its
+    package metadata, written from ``pyproject.toml``): the runtime ones, or those of the optional ``extra``."""
+    try:
+        declared = importlib.metadata.requires(DISTRIBUTION) or []
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return []
+    out = []
+    for line in declared:
+        requirement, _, marker = line.partition(";")
+        wanted = f'extra == "{extra}"' in marker if extra else "extra" not in marker
+        match = _REQUIREMENT.match(requirement)
+        if wanted and match:
+            dist, minimum = match.groups()
+            out.append((dist.replace("-", "_"), dist, minimum))
+    return out
 
 
 @dataclass(frozen=True)
@@ -126,7 +137,11 @@ def _package_check(module: str, dist: str, minimum: str, required: bool = True) 
 
 def check_packages() -> list[Check]:
     """Every runtime dependency imports, at its minimum version or newer."""
-    return [_package_check(*spec) for spec in PACKAGES]
+    specs = requirements()
+    if not specs:
+        return [Check("packages", WARN, f"{DISTRIBUTION} is not installed, so its requirements are unknown",
+                      "pip install -e . (from the source tree)")]
+    return [_package_check(*spec) for spec in specs]
 
 
 def _cuda_available() -> bool:
@@ -139,7 +154,10 @@ def _cuda_available() -> bool:
 
 def check_bitsandbytes() -> list[Check]:
     """bitsandbytes: optional, only used for 4-bit backbones on CUDA."""
-    module, dist, minimum = OPTIONAL_CUDA_PACKAGE
+    declared = requirements("cuda")
+    if not declared:
+        return [Check("package bitsandbytes", OK, f"not declared by this installation of {DISTRIBUTION}")]
+    module, dist, minimum = declared[0]
     if not _cuda_available():
         detail = "not needed without CUDA"
         if importlib.util.find_spec(module) is not None:
@@ -296,7 +314,6 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
 
-@subcommand("doctor")
 def run_doctor(args: argparse.Namespace) -> int:
     """Print one line per check (or one JSON object); exit 1 when a check FAILs."""
     def stream(row: Check) -> None:  # text mode: each line as soon as its check is done

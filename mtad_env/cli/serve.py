@@ -6,17 +6,15 @@ This module imports without FastAPI; the command itself needs the ``serve`` extr
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import ipaddress
 import logging
 import os
 import sys
 
-from mtad_env.cli import subcommand
 from mtad_env.errors import InvalidValueError
+from simulators.serving import missing_extra
 
 logger = logging.getLogger(__name__)
-INSTALL_HINT = 'pip install "mtad-env[serve]"'
 
 
 def _port(text: str) -> int:
@@ -46,14 +44,6 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
                         "only its new turn (0: recompute every dialogue; replies are the same either way)")
 
 
-def missing_extra() -> str | None:
-    """The one-line reason the server cannot run here, or None when FastAPI and uvicorn are installed."""
-    missing = [m for m in ("fastapi", "uvicorn") if importlib.util.find_spec(m) is None]
-    if not missing:
-        return None
-    return f"the server needs {' and '.join(missing)}: {INSTALL_HINT}"
-
-
 def _api_key(var: str | None) -> str | None:
     if var is None:
         return None
@@ -71,7 +61,6 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
-@subcommand("serve")
 def run_serve(args: argparse.Namespace) -> int:
     reason = missing_extra()
     if reason:

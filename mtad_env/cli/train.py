@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from mtad_env.cli import emit, subcommand
+from mtad_env.cli.output import emit
+from training.presets import PRESETS
 
 
 def add_arguments(sub: argparse._SubParsersAction) -> None:
     """Add ``train`` to the CLI."""
     t = sub.add_parser("train", help="train the simulator LM pack (tokenizer, base, STS adapters, JTS)")
-    t.add_argument("--preset", required=True, choices=("micro", "tiny"),
+    t.add_argument("--preset", required=True, choices=tuple(PRESETS),
                    help="micro: a throwaway pack for tests (minutes); tiny: the shipped pack's recipe (about an hour)")
     t.add_argument("--out", required=True, help="pack folder to write")
     t.add_argument("--corpus", default=None, help="a corpus from `mtad-env generate` (default: generate one)")
@@ -20,7 +21,6 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--json", action="store_true", help="print the pack's validation losses as one JSON object")
 
 
-@subcommand("train")
 def run_train(args: argparse.Namespace) -> int:
     from training.pack_builder import TrainConfig, build_pack
 

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mtad_env.cli import emit, subcommand
+from mtad_env.cli.output import emit
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +133,6 @@ def _text(result: dict[str, Any]) -> str:
     return "\n".join(lines + [f"wrote: {result['out']}"])
 
 
-@subcommand("judge")
 def run_judge(args: argparse.Namespace) -> int:
     """Judge the logged dialogues, compare with human labels, write ``--out`` and print the summary."""
     from evaluation.agreement import compare_with_humans, read_labels_csv
