@@ -72,3 +72,11 @@ def test_bad_arguments_name_the_problem():
         from stable_baselines3.common.monitor import Monitor
 
         BatchedUsersVecEnv([lambda: Monitor(mtad_env.AssistantEnv())])
+
+
+def test_bench_vec_env_reports_both_vector_environments(micro_pack):
+    from evaluation.env_benchmarks import vec_env_rates
+
+    rates = vec_env_rates(0.5, n_envs=3, pack=str(micro_pack))
+    assert set(rates) == {"batched_steps_per_s", "dummy_steps_per_s", "speedup", "n_envs"}
+    assert rates["batched_steps_per_s"] > 0 and rates["dummy_steps_per_s"] > 0 and rates["n_envs"] == 3
