@@ -35,6 +35,8 @@ _positive_int = _int_at_least(1)
 
 def add_arguments(sub: argparse._SubParsersAction) -> None:
     """Add every subcommand's parser to ``sub``."""
+    from simulators.scale_out import add_scale_arguments  # the flags only: Ray is imported when a run uses them
+
     g = sub.add_parser("generate", help="profile-aware corpus (Algorithm 1 + filtering), resumable")
     g.add_argument("--profiles", default="single", metavar="SET",
                    help="single (Regular + every trait low/high) | multi (the 14 multi-trait profiles) | all | "
@@ -50,6 +52,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--utterances", default=None, metavar="FILE",
                    help="utterance pool JSON file (default: the shipped pool)")
     g.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    add_scale_arguments(g)
 
     s = sub.add_parser("stats", help="Table 13 analog: mean/std of the 8 identifying metrics per profile")
     s.add_argument("dir", metavar="DIR", help="a corpus folder written by `generate`, or a dialogue file (JSON "
@@ -65,10 +68,11 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
         importlib.import_module(module).add_arguments(sub)
 
     b = sub.add_parser("bench", help="benchmarks that print measured figures")
-    b.add_argument("what", choices=("decode", "env", "generate", "train", "serve"),
+    b.add_argument("what", choices=("decode", "env", "generate", "train", "serve", "scale"),
                    help="decode: mTAD engine speed; env: turns/s through the PettingZoo API; "
                         "generate: Algorithm 1 dialogues/s; train: target tokens/s of the two training recipes; "
-                        "serve: replies/s of the user server at 1 and 64 concurrent dialogues")
+                        "serve: replies/s of the user server at 1 and 64 concurrent dialogues; "
+                        "scale: episodes/s of generate and STS simulate on 1 and 2 Ray workers")
     b.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     b.add_argument("--seconds", type=float, default=5.0, help="time budget per measurement")
 
@@ -77,6 +81,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
 def run_generate(args: argparse.Namespace) -> int:
     from mtad_env.profiles import profile_set
     from simulators.corpus import CorpusGenerator, CorpusSpec
+    from simulators.scale_out import scale_options
 
     if not (args.n_train or args.n_valid or args.n_test):
         raise InvalidValueError("--n-train, --n-valid and --n-test are all 0, so there is nothing to generate; "
@@ -84,7 +89,13 @@ def run_generate(args: argparse.Namespace) -> int:
     profiles = tuple(str(p) for p in profile_set(args.profiles))
     spec = CorpusSpec(profiles, (("train", args.n_train), ("valid", args.n_valid), ("test", args.n_test)),
                       seed=args.seed, tasks_dir=args.tasks, utterances=args.utterances)
-    report = CorpusGenerator(spec, args.out).run()
+    scale = scale_options(args)
+    if scale.enabled:
+        from simulators.scale_corpus import generate_corpus
+
+        report = generate_corpus(spec, args.out, scale)
+    else:
+        report = CorpusGenerator(spec, args.out).run()
     lines = [f"{split:5s} {p:50s} {r['accepted']:6d} accepted / {r['attempts']:7d} attempts "
              f"({r['acceptance_rate']:.1%})" for split, rows in report.items() for p, r in rows.items()]
     total = sum(r["accepted"] for rows in report.values() for r in rows.values())
@@ -164,6 +175,8 @@ MIXING_SIMULATORS: tuple[str, ...] = ("mtad", "mtad-la", "sampling")  # the ones
 
 def add_simulate_arguments(sub: argparse._SubParsersAction) -> None:
     """Arguments of ``simulate``."""
+    from simulators.scale_out import add_scale_arguments
+
     s = sub.add_parser("simulate", help="run episodes of a simulated user against an assistant")
     s.add_argument("--profile", default=None, metavar="P",
                    help="profile, canonical or alias (e.g. 'Patient & Concise', 'engagement=high'); "
@@ -190,6 +203,7 @@ def add_simulate_arguments(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--resume", action="store_true",
                    help="keep the episodes already in --log (after a kill) and run only the missing ones")
     s.add_argument("--json", action="store_true", help="print only the summary as one JSON object")
+    add_scale_arguments(s)
 
 
 def check_simulate_options(args: argparse.Namespace) -> None:
@@ -232,26 +246,40 @@ def summarise_episodes(records: list[dict], tasks: str | None = None) -> dict:
 @subcommand("simulate")
 def run_simulate(args: argparse.Namespace) -> int:
     from mtad_env.episode_runs import run_episodes
+    from simulators.scale_out import scale_options
 
     check_simulate_options(args)
     options = {"weights": args.weights} if args.weights else {}
     if args.pack:
         options["pack"] = args.pack
-    records = run_episodes([args.seed + i for i in range(args.episodes)], log=args.log, resume=args.resume,
-                           batch_size=args.batch_size or (1 if args.simulator == "agenda" else 16),
-                           on_episode=None if args.json else _print_episode, progress=args.json,
-                           profile=args.profile, simulator=args.simulator, assistant=args.assistant,
-                           split=args.split, tasks=args.tasks, max_turns=args.max_turns, seed=args.seed, **options)
+    scale = scale_options(args)
+    seeds = [args.seed + i for i in range(args.episodes)]
+    batch_size = args.batch_size or (1 if args.simulator == "agenda" else 16)
+    options.update(profile=args.profile, simulator=args.simulator, assistant=args.assistant, split=args.split,
+                   tasks=args.tasks, max_turns=args.max_turns, seed=args.seed)
+    if scale.enabled:
+        from simulators.scale_out import run_episodes_distributed
+
+        records = run_episodes_distributed(scale, seeds, log=args.log, resume=args.resume, batch_size=batch_size,
+                                           on_record=None if args.json else _print_record, **options)
+    else:
+        records = run_episodes(seeds, log=args.log, resume=args.resume, batch_size=batch_size,
+                               on_episode=None if args.json else _print_episode, progress=args.json, **options)
     if args.json:
         emit(summarise_episodes(records, args.tasks), True)
     return 0
 
 
 def _print_episode(env, info: dict) -> None:
-    lines = [f"=== {env.task.title} ({env.task.id}) | profile {info['profile']} ==="]
-    for turn in env._turns:
+    _print_record(env.episode_record(info["end_reason"], info["episode_metrics"]))
+
+
+def _print_record(record: dict) -> None:
+    """Print one finished episode (an episode-log record) as the ``simulate`` transcript."""
+    lines = [f"=== {record['task']['title']} ({record['task']['id']}) | profile {record['user_profile']} ==="]
+    for turn in record["dialog"]:
         flag = "  [system error]" if turn["system_error"] else ""
         lines += [f"USER [{turn['intent']}]: {turn['user']}", f"SYSTEM{flag}: {turn['system']}"]
-    metrics = ", ".join(f"{k}={v:.2f}" for k, v in info["episode_metrics"].items() if v is not None)
-    lines += [f"--- end: {info['end_reason']}; {metrics}", ""]
+    metrics = ", ".join(f"{k}={v:.2f}" for k, v in record["episode_metrics"].items() if v is not None)
+    lines += [f"--- end: {record['end_reason']}; {metrics}", ""]
     emit({}, False, "\n".join(lines))
