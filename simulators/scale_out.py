@@ -36,6 +36,7 @@ from mtad_env.errors import InvalidValueError, MtadError
 logger = logging.getLogger(__name__)
 INSTALL_HINT = 'pip install "mtad-env[ray]"'
 CONNECT_TIMEOUT_S = 3.0  # an unreachable --ray-address fails after this, never hangs
+ENV_SETS_KEPT = 2  # environment sets (one per simulator setting) an actor keeps between shards
 SHARDS_IN_FLIGHT = 2  # per actor: one running, one queued behind it, so an actor never waits for the driver
 
 
@@ -131,7 +132,10 @@ class ScaleWorker:
         from mtad_env.factory import make
 
         key = repr(sorted(make_options.items()))
-        envs = self._envs.setdefault(key, [])
+        envs = self._envs.pop(key, [])
+        self._envs[key] = envs  # most recently used last; the oldest set goes when more than a few are kept
+        while len(self._envs) > ENV_SETS_KEPT:
+            self._envs.pop(next(iter(self._envs)))
         while len(envs) < size:
             envs.append(make(**make_options))
         return envs[:size]
@@ -236,7 +240,7 @@ def ray_session(options: ScaleOptions) -> Iterator[RaySession]:
     mode = _connect(ray, options)
     pool = None
     try:
-        size = options.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        size = _pool_size(ray, options)
         pool = WorkerPool(ray, size, _gpus_per_worker(ray, options, size))
         _ACTIVE = RaySession(ray, pool, mode == "started", time.perf_counter() - started)
         logger.info("Ray: %d workers (%.2f GPU each) on %s", size, pool.gpus, options.address or "a local cluster")
@@ -254,12 +258,13 @@ def _connect(ray: Any, options: ScaleOptions) -> str:
     the address) or "borrowed" (Ray was already initialised by the caller, e.g. a test: used, left running)."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     quiet = {"log_to_driver": False, "logging_level": logging.WARNING, "configure_logging": False}
+    if options.address is not None:
+        probe_address(options.address)
     if ray.is_initialized():
         return "borrowed"
     if options.address is None:
         ray.init(num_cpus=options.workers, include_dashboard=False, **quiet)
         return "started"
-    probe_address(options.address)
     try:
         ray.init(address=options.address, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -267,6 +272,18 @@ def _connect(ray: Any, options: ScaleOptions) -> str:
         raise InvalidValueError(f"cannot join the Ray cluster at --ray-address {options.address!r} ({first}); "
                                 "check the address `ray start --head` printed, or drop --ray-address") from None
     return "joined"
+
+
+def _pool_size(ray: Any, options: ScaleOptions) -> int:
+    """``options.workers``, or one per CPU of the cluster; more workers than CPUs would leave actors waiting for
+    a CPU forever (each asks for one), so that is refused."""
+    cpus = int(ray.cluster_resources().get("CPU", 0))
+    if options.workers is None:
+        return max(1, cpus)
+    if options.workers > cpus:
+        raise InvalidValueError(f"--workers {options.workers} is more than the {cpus} CPUs of the Ray cluster "
+                                f"(each worker takes one); give --workers {max(cpus, 1)} or fewer, or add nodes")
+    return options.workers
 
 
 def _gpus_per_worker(ray: Any, options: ScaleOptions, workers: int) -> float:
