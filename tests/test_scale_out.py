@@ -153,6 +153,18 @@ def test_lm_workers_decode_the_episodes_of_one_process(session, tmp_path):
     assert (tmp_path / "two.jsonl").read_bytes() == (tmp_path / "one.jsonl").read_bytes()
 
 
+def test_the_suite_simulates_on_the_session_into_the_logs_of_one_process(session, tmp_path):
+    from evaluation.suite import QUICK, SuiteRun, _simulate, with_sizes
+
+    config = with_sizes(QUICK, batch_size=4, assistant="template:0.1")
+    logs = {}
+    for name, opened in (("one_process", None), ("ray", session)):
+        run = SuiteRun(tmp_path / name, None, config, session=opened)
+        _simulate(run, "agenda_single", ["regular", "verbosity=low"], 5, simulator="agenda", split="test")
+        logs[name] = run.log("agenda_single").read_bytes()
+    assert logs["ray"] == logs["one_process"] and logs["ray"].count(b"\n") == 10
+
+
 def test_a_sigkilled_worker_has_its_shard_rerun_nothing_lost_or_duplicated(session, reference, tmp_path):
     from simulators.scale_out import run_episodes_scaled
 
@@ -194,7 +206,7 @@ def test_the_cli_runs_on_the_open_session_and_bench_scale_prints_its_keys(sessio
 def test_a_killed_driver_resumes_with_the_same_command(cluster, tmp_path):
     _close_session()  # this test's driver joins the cluster: free its 2 CPUs for the driver's own worker
     log = tmp_path / "episodes.jsonl"
-    command = [*CLI, "simulate", "--episodes", "300", "--seed", "7", "--log", str(log), "--resume", "--json",
+    command = [*CLI, "simulate", "--episodes", "120", "--seed", "7", "--log", str(log), "--resume", "--json",
                "--workers", "1", "--ray-address", cluster]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
@@ -203,8 +215,9 @@ def test_a_killed_driver_resumes_with_the_same_command(cluster, tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     written = len(log.read_bytes().splitlines())
-    assert 0 < written < 300  # killed mid-run
+    assert 0 < written < 120  # killed mid-run
     done = subprocess.run(command, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr
-    run_episodes(list(range(7, 307)), log=tmp_path / "one_process.jsonl", batch_size=1, progress=False)
+    run_episodes(list(range(7, 127)), log=tmp_path / "one_process.jsonl", batch_size=1, progress=False,
+                 simulator="agenda", assistant="template", split="test", max_turns=20, seed=7)  # the CLI's defaults
     assert log.read_bytes() == (tmp_path / "one_process.jsonl").read_bytes()  # the episode cut by the kill redone
