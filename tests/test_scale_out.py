@@ -194,6 +194,7 @@ def test_the_cli_runs_on_the_open_session_and_bench_scale_prints_its_keys(sessio
     assert main(["simulate", "--episodes", "3", "--workers", "2", "--json", "--max-turns", "4"]) == 0
     assert json.loads(capsys.readouterr().out)["episodes"] == 3
     monkeypatch.setattr(scale_benchmarks, "_warm", lambda *_: None)
+    monkeypatch.setattr(scale_benchmarks, "_cache_regular_stats", lambda *_: None)
     monkeypatch.setattr(scale_benchmarks, "_generate", lambda view, spec: (10 * len(view.pool.actors), 1.0))
     monkeypatch.setattr(scale_benchmarks, "_simulate", lambda view, n: (4, 2.0 / len(view.pool.actors)))
     assert main(["bench", "scale", "--json"]) == 0
