@@ -81,6 +81,10 @@ def scale_options(args: Any) -> ScaleOptions:
     """The :class:`ScaleOptions` of parsed ``--workers``/``--ray-address`` arguments, checked."""
     options = ScaleOptions(getattr(args, "workers", None), getattr(args, "ray_address", None))
     options.check()
+    if options.enabled:  # refuse before the command writes anything
+        import_ray()
+        if options.address is not None:
+            probe_address(options.address)
     return options
 
 

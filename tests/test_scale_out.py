@@ -74,6 +74,32 @@ def test_an_unreachable_address_fails_fast(capsys):
     assert "HOST:PORT" in err
 
 
+class _FakeRay:
+    def __init__(self, resources):
+        self.resources = resources
+
+    def cluster_resources(self):
+        return self.resources
+
+
+@pytest.mark.parametrize("resources, workers, share", [({"CPU": 2}, 2, 0.0), ({"CPU": 8, "GPU": 4}, 2, 1.0),
+                                                       ({"CPU": 8, "GPU": 1}, 3, 0.33), ({"CPU": 8, "GPU": 4}, 8, 0.5)])
+def test_actors_ask_for_an_even_share_of_the_clusters_gpus(resources, workers, share):
+    from simulators.scale_out import ScaleOptions, _gpus_per_worker
+
+    assert _gpus_per_worker(_FakeRay(resources), ScaleOptions(workers=workers), workers) == share
+    assert _gpus_per_worker(_FakeRay(resources), ScaleOptions(workers, gpus_per_worker=0.25), workers) == 0.25
+
+
+def test_more_workers_than_cluster_cpus_is_refused_rather_than_left_waiting():
+    from mtad_env import InvalidValueError
+    from simulators.scale_out import ScaleOptions, _pool_size
+
+    with pytest.raises(InvalidValueError, match=r"--workers 5 is more than the 2 CPUs.*--workers 2 or fewer"):
+        _pool_size(_FakeRay({"CPU": 2}), ScaleOptions(workers=5))
+    assert _pool_size(_FakeRay({"CPU": 6}), ScaleOptions(address="auto")) == 6
+
+
 def test_without_the_flags_nothing_imports_ray():
     code = ("import sys; from mtad_env.cli import main; "
             "assert main(['simulate', '--episodes', '1', '--json', '--max-turns', '2']) == 0; "
