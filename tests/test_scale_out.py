@@ -191,6 +191,14 @@ def test_the_suite_simulates_on_the_session_into_the_logs_of_one_process(session
     assert logs["ray"] == logs["one_process"] and logs["ray"].count(b"\n") == 10
 
 
+def test_an_error_raised_in_a_worker_reaches_the_driver_as_itself(session):
+    from mtad_env import InvalidValueError
+    from simulators.scale_out import run_episodes_scaled
+
+    with pytest.raises(InvalidValueError, match="simulator 'nosuch'"):
+        run_episodes_scaled(session, [0, 1], simulator="nosuch")
+
+
 def test_a_sigkilled_worker_has_its_shard_rerun_nothing_lost_or_duplicated(session, reference, tmp_path):
     from simulators.scale_out import run_episodes_scaled
 
