@@ -43,14 +43,15 @@ def bench_generate(seconds: float = 5.0) -> dict[str, float]:
 
 
 def run(what: str, seconds: float = 5.0) -> dict:
-    """Run benchmark ``what`` (generate, env, decode, train, serve)."""
+    """Run benchmark ``what`` (generate, env, decode, train, serve, scale)."""
     benches: dict[str, Callable[[float], dict]] = {"generate": bench_generate}
-    from evaluation import decode_benchmarks, env_benchmarks, serve_benchmarks, train_benchmarks
+    from evaluation import decode_benchmarks, env_benchmarks, scale_benchmarks, serve_benchmarks, train_benchmarks
 
     benches["env"] = env_benchmarks.bench_env
     benches["decode"] = decode_benchmarks.bench_decode
     benches["train"] = train_benchmarks.bench_train
     benches["serve"] = serve_benchmarks.bench_serve
+    benches["scale"] = scale_benchmarks.bench_scale
     if what not in benches:
         raise unknown("benchmark", what, benches)
     return benches[what](seconds)

@@ -42,6 +42,13 @@ def _simulate(run: SuiteRun, log: str, profiles: list[str], episodes: int, **opt
     jobs = [(run.config.seed + i, p) for p in profiles for i in range(episodes)]
     if run.pack:
         options["pack"] = run.pack
+    if run.session is not None:
+        from simulators.scale_out import run_episodes_scaled
+
+        run_episodes_scaled(run.session, [s for s, _ in jobs], log=str(run.log(log)), resume=True,
+                            batch_size=run.config.batch_size, profiles=[p for _, p in jobs],
+                            assistant=run.config.assistant, **options)
+        return
     run_episodes([s for s, _ in jobs], log=run.log(log), resume=True, batch_size=run.config.batch_size,
                  profiles=[p for _, p in jobs], desc=log, assistant=run.config.assistant, **options)
 
@@ -52,7 +59,12 @@ def stage_reference(run: SuiteRun) -> dict:
     n = run.config.reference
     profiles = list(dict.fromkeys(profile_set(run.config.single_profiles) + profile_set(run.config.multi_profiles)))
     spec = CorpusSpec(tuple(str(p) for p in profiles), (("train", n), ("valid", 0), ("test", n)), seed=11)
-    CorpusGenerator(spec, run.reference).run()
+    if run.session is not None:  # the open session's workers
+        from simulators.scale_corpus import ScaledCorpusGenerator
+
+        ScaledCorpusGenerator(spec, run.reference, run.session).run()
+    else:
+        CorpusGenerator(spec, run.reference).run()
     return {"profiles": len(profiles), "per_profile": run.config.reference}
 
 
@@ -101,14 +113,28 @@ assert tuple(STAGES) == STAGE_NAMES
 
 
 def run_suite(name: str, out: str | Path, pack: str | None = None, quick: bool = False,
-              config: SuiteConfig | None = None) -> dict[str, Any]:
-    """Run (or resume) suite ``name`` into ``out``; returns the evaluation summary and the seconds per stage."""
+              config: SuiteConfig | None = None, scale: Any = None) -> dict[str, Any]:
+    """Run (or resume) suite ``name`` into ``out``; returns the evaluation summary and the seconds per stage.
+
+    ``scale`` (a :class:`simulators.scale_out.ScaleOptions`) runs the corpus and the simulations on Ray workers,
+    with the same files as a run in this process; without it, Ray is not imported."""
     if name not in SUITES:
         raise InvalidValueError(f"unknown suite {name!r}; valid: {', '.join(SUITES)}")
     config = config or (QUICK if quick else SuiteConfig())
     run = SuiteRun(Path(out), pack, config)
     run.marker("x").parent.mkdir(parents=True, exist_ok=True)
     _check_config(run)
+    if scale is not None and scale.enabled:
+        from simulators.scale_out import ray_session
+
+        with ray_session(scale) as session:
+            run.session = session
+            return _run_stages(run)
+    return _run_stages(run)
+
+
+def _run_stages(run: SuiteRun) -> dict[str, Any]:
+    """Every stage not yet finished, in order; the results and the seconds per stage."""
     seconds = {}
     for stage, fn in STAGES.items():
         marker = run.marker(stage)

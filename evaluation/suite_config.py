@@ -46,6 +46,7 @@ class SuiteRun:
     out: Path
     pack: str | None
     config: SuiteConfig
+    session: Any = None  # a simulators.scale_out.RaySession when the suite runs on Ray workers
 
     @property
     def reference(self) -> Path:

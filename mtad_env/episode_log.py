@@ -28,12 +28,27 @@ class EpisodeLogger:
 
     def write(self, episode: DialogueRecord) -> None:
         """Append one episode as a JSON line."""
-        data = (json.dumps(episode, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
+        append_lines(self.path, [encode_episode(episode)])
+
+
+def encode_episode(episode: dict[str, Any]) -> str:
+    """One episode as its log line (with the newline): the exact bytes every writer of a log uses."""
+    return json.dumps(episode, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def append_lines(path: str | Path, lines: list[str]) -> None:
+    """Append whole lines to ``path`` with one ``write`` on an ``O_APPEND`` file, so that a killed writer leaves at
+    most one torn final line and concurrent writers never interleave."""
+    if not lines:
+        return
+    data = "".join(lines).encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        view = memoryview(data)
+        while view:  # a regular file takes it all at once; loop in case a signal cut the write short
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
 
 def drop_torn_tail(path: str | Path) -> None:

@@ -113,8 +113,7 @@ class CorpusGenerator:
         cache = _cache_dir() / f"regular-{key[:24]}.json"
         stats = _read_cached(cache, key)
         if stats is None:
-            stats = regular_statistics(self.user, self.tasks["train"], self.spec.n_regular_stats, self.spec.seed,
-                                       self.config, self.progress)
+            stats = self._compute_regular_stats()
             try:
                 write_json_atomic(cache, {"key": key, "stats": stats})
             except OSError as exc:
@@ -123,6 +122,11 @@ class CorpusGenerator:
             logger.info("Regular statistics from the cache %s", cache)
         write_json_atomic(self.out / "regular_stats.json", stats)
         return stats
+
+    def _compute_regular_stats(self) -> Stats:
+        """The Regular statistics, computed in this process (a distributed generator overrides this)."""
+        return regular_statistics(self.user, self.tasks["train"], self.spec.n_regular_stats, self.spec.seed,
+                                  self.config, self.progress)
 
     def _stats_key(self) -> dict[str, Any]:
         return {"version": STATS_VERSION, "seed": self.spec.seed, "n": self.spec.n_regular_stats,
@@ -138,49 +142,82 @@ class CorpusGenerator:
         self._check_manifest()
         profiles = [Profile.parse(p) for p in self.spec.profiles]
         stats = self.regular_stats() if any(not p.is_regular for p in profiles) else {}
+        items = [(split, profile, n) for split, n in self.spec.n for profile in (profiles if n > 0 else [])]
         report: dict[str, Any] = {}
-        for split, n in self.spec.n:
-            for profile in profiles if n > 0 else []:
-                report.setdefault(split, {})[str(profile)] = self._fill(split, profile, n, stats)
+        for (split, profile, _), row in zip(items, self._fill_all(items, stats)):
+            report.setdefault(split, {})[str(profile)] = row
         write_json_atomic(self.out / "report.json", report)
         return report
 
-    def _fill(self, split: str, profile: Profile, n: int, stats: Stats) -> dict[str, Any]:
-        path = self.out / split / f"{profile_filename(profile)}.jsonl"
-        accepted, next_attempt = _resume_point(path)
-        cap = n * self.spec.max_attempts_factor
+    def _fill_all(self, items: Sequence[tuple[str, Profile, int]], stats: Stats) -> list[dict[str, Any]]:
+        """Fill every (split, profile, n) file in turn; returns their report rows (a distributed generator
+        overrides this and fills them concurrently)."""
+        return [self._fill(split, profile, n, stats) for split, profile, n in items]
+
+    def path(self, split: str, profile: Profile) -> Path:
+        """The JSON-lines file of a (split, profile)."""
+        return self.out / split / f"{profile_filename(profile)}.jsonl"
+
+    def attempt(self, split: str, profile: Profile, attempt: int, stats: Stats) -> tuple[dict[str, Any], bool]:
+        """Dialogue attempt ``attempt`` of a (split, profile) and whether it passes the filter; it depends on the
+        spec and its indices only, so any process computes the same record."""
+        rng = _rng(self.spec.seed, split, profile, attempt)
         tasks = self.tasks[split]
+        task = tasks[int(rng.integers(len(tasks)))]
+        record = generate_dialogue(self.user, task, profile, rng, self.config, f"{split}/{profile}/{attempt:07d}")
+        return record, passes_filter(record["dialog"], profile, stats)
+
+    def _fill(self, split: str, profile: Profile, n: int, stats: Stats) -> dict[str, Any]:
+        path = self.path(split, profile)
+        accepted, next_attempt = resume_point(path)
+        cap = n * self.spec.max_attempts_factor
         attempt = next_attempt
         with open(path, "a", encoding="utf-8") as fh, tqdm(total=n, initial=accepted, desc=f"{split} {profile}",
                                                            disable=not self.progress, leave=False) as bar:
             while accepted < n and attempt < cap:
-                rng = _rng(self.spec.seed, split, profile, attempt)
-                task = tasks[int(rng.integers(len(tasks)))]
-                record = generate_dialogue(self.user, task, profile, rng, self.config,
-                                           f"{split}/{profile}/{attempt:07d}")
+                record, passed = self.attempt(split, profile, attempt, stats)
                 attempt += 1
-                if passes_filter(record["dialog"], profile, stats):
-                    fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+                if passed:
+                    fh.write(encode_record(record))
                     fh.flush()
                     accepted += 1
                     bar.update(1)
-        if accepted < n:
-            logger.warning("%s %s: only %d of %d dialogues passed the filter in %d attempts", split, profile,
-                           accepted, n, cap)
-        return {"accepted": accepted, "attempts": attempt, "acceptance_rate": accepted / max(attempt, 1)}
+        return fill_row(split, profile, n, cap, accepted, attempt)
+
+
+def encode_record(record: dict[str, Any]) -> str:
+    """One accepted dialogue as its corpus line (with the newline)."""
+    return json.dumps(record, ensure_ascii=False) + "\n"
+
+
+def fill_row(split: str, profile: Profile, n: int, cap: int, accepted: int, attempts: int) -> dict[str, Any]:
+    """The report row of a filled (split, profile) file, warning when the filter let too few dialogues through."""
+    if accepted < n:
+        logger.warning("%s %s: only %d of %d dialogues passed the filter in %d attempts", split, profile,
+                       accepted, n, cap)
+    return {"accepted": accepted, "attempts": attempts, "acceptance_rate": accepted / max(attempts, 1)}
 
 
 def regular_statistics(user: AgendaUserSimulator, tasks: Sequence[Task], n: int, seed: int,
                        config: GenerationConfig = GenerationConfig(), progress: bool = False) -> Stats:
     """Mean/std (and count) of every identifying metric over ``n`` Regular dialogues (Appendix B.4)."""
+    rows = [regular_metrics(user, tasks, seed, config, k)
+            for k in tqdm(range(n), desc="regular statistics", disable=not progress)]
+    return summarise_metrics(rows)
+
+
+def regular_metrics(user: AgendaUserSimulator, tasks: Sequence[Task], seed: int, config: GenerationConfig,
+                    k: int) -> dict[str, float | None]:
+    """The identifying metrics of Regular dialogue ``k`` of the statistics (it depends on ``seed`` and ``k`` only)."""
     regular = Profile()
-    metrics: dict[str, list] = {name: [] for name in traits()}
-    for k in tqdm(range(n), desc="regular statistics", disable=not progress):
-        rng = _rng(seed, "stats", regular, k)
-        record = generate_dialogue(user, tasks[int(rng.integers(len(tasks)))], regular, rng, config)
-        for name, value in dialogue_metrics(record["dialog"]).items():
-            metrics[name].append(value)
-    return {name: _summarise(values) for name, values in metrics.items()}
+    rng = _rng(seed, "stats", regular, k)
+    record = generate_dialogue(user, tasks[int(rng.integers(len(tasks)))], regular, rng, config)
+    return dialogue_metrics(record["dialog"])
+
+
+def summarise_metrics(rows: Sequence[dict[str, float | None]]) -> Stats:
+    """Mean/std/count of every identifying metric over the metric rows of the Regular dialogues, in their order."""
+    return {name: _summarise(row.get(name) for row in rows) for name in traits()}
 
 
 def _cache_dir() -> Path:
@@ -204,7 +241,7 @@ def _check_disjoint(tasks: dict[str, Sequence[Task]]) -> None:
                                         "a task must belong to one split only")
 
 
-def _resume_point(path: Path) -> tuple[int, int]:
+def resume_point(path: Path) -> tuple[int, int]:
     """(accepted lines, next attempt) of a partly written file; drops a torn last line."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():

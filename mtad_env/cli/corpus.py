@@ -11,6 +11,8 @@ from mtad_env.errors import InvalidValueError
 
 def add_generate_arguments(sub: argparse._SubParsersAction) -> None:
     """Add ``generate``."""
+    from simulators.scale_out import add_scale_arguments  # the flags only: Ray is imported when a run uses them
+
     g = sub.add_parser("generate", help="profile-aware corpus (Algorithm 1 + filtering), resumable")
     g.add_argument("--profiles", default="single", metavar="SET",
                    help="single (Regular + every trait low/high) | multi (the 14 multi-trait profiles) | all | "
@@ -26,6 +28,7 @@ def add_generate_arguments(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--utterances", default=None, metavar="FILE",
                    help="utterance pool JSON file (default: the shipped pool)")
     g.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    add_scale_arguments(g)
 
 
 def add_stats_arguments(sub: argparse._SubParsersAction) -> None:
@@ -42,6 +45,7 @@ def add_stats_arguments(sub: argparse._SubParsersAction) -> None:
 def run_generate(args: argparse.Namespace) -> int:
     from mtad_env.profiles import profile_set
     from simulators.corpus import CorpusGenerator, CorpusSpec
+    from simulators.scale_out import scale_options
 
     if not (args.n_train or args.n_valid or args.n_test):
         raise InvalidValueError("--n-train, --n-valid and --n-test are all 0, so there is nothing to generate; "
@@ -49,7 +53,13 @@ def run_generate(args: argparse.Namespace) -> int:
     profiles = tuple(str(p) for p in profile_set(args.profiles))
     spec = CorpusSpec(profiles, (("train", args.n_train), ("valid", args.n_valid), ("test", args.n_test)),
                       seed=args.seed, tasks_dir=args.tasks, utterances=args.utterances)
-    report = CorpusGenerator(spec, args.out).run()
+    scale = scale_options(args)
+    if scale.enabled:
+        from simulators.scale_corpus import generate_corpus
+
+        report = generate_corpus(spec, args.out, scale)
+    else:
+        report = CorpusGenerator(spec, args.out).run()
     lines = [f"{split:5s} {p:50s} {r['accepted']:6d} accepted / {r['attempts']:7d} attempts "
              f"({r['acceptance_rate']:.1%})" for split, rows in report.items() for p, r in rows.items()]
     total = sum(r["accepted"] for rows in report.values() for r in rows.values())

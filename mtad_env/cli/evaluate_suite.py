@@ -26,12 +26,16 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--out", required=True, metavar="DIR", help="folder for logs, reports and report.md")
     e.add_argument("--quick", action="store_true", help="small sizes (about a tenth of the full run)")
     e.add_argument("--json", action="store_true", help="print the tables and stage times as one JSON object")
+    from simulators.scale_out import add_scale_arguments
+
+    add_scale_arguments(e)
 
 
 def run_evaluate_suite(args: argparse.Namespace) -> int:
     from evaluation.suite import run_suite
+    from simulators.scale_out import scale_options
 
-    result = run_suite(args.suite, args.out, pack=args.pack, quick=args.quick)
+    result = run_suite(args.suite, args.out, pack=args.pack, quick=args.quick, scale=scale_options(args))
     seconds = result["seconds"]
     emit(result, args.json, f"wrote {args.out}/report.md; seconds per stage: "
          + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()))

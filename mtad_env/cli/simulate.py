@@ -12,6 +12,8 @@ from mtad_env.registry import LM_SIMULATORS, MIXING_SIMULATORS
 
 def add_arguments(sub: argparse._SubParsersAction) -> None:
     """Arguments of ``simulate``."""
+    from simulators.scale_out import add_scale_arguments  # the flags only: Ray is imported when a run uses them
+
     s = sub.add_parser("simulate", help="run episodes of a simulated user against an assistant")
     s.add_argument("--profile", default=None, metavar="P",
                    help="profile, canonical or alias (e.g. 'Patient & Concise', 'engagement=high'); "
@@ -38,6 +40,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--resume", action="store_true",
                    help="keep the episodes already in --log (after a kill) and run only the missing ones")
     s.add_argument("--json", action="store_true", help="print only the summary as one JSON object")
+    add_scale_arguments(s)
 
 
 def check_simulate_options(args: argparse.Namespace) -> None:
@@ -80,26 +83,40 @@ def summarise_episodes(records: list[dict], tasks: str | None = None) -> dict:
 
 def run_simulate(args: argparse.Namespace) -> int:
     from mtad_env.episode_runs import run_episodes
+    from simulators.scale_out import scale_options
 
     check_simulate_options(args)
     options = {"weights": args.weights} if args.weights else {}
     if args.pack:
         options["pack"] = args.pack
-    records = run_episodes([args.seed + i for i in range(args.episodes)], log=args.log, resume=args.resume,
-                           batch_size=args.batch_size or (1 if args.simulator == "agenda" else 16),
-                           on_episode=None if args.json else _print_episode, progress=args.json,
-                           profile=args.profile, simulator=args.simulator, assistant=args.assistant,
-                           split=args.split, tasks=args.tasks, max_turns=args.max_turns, seed=args.seed, **options)
+    scale = scale_options(args)
+    seeds = [args.seed + i for i in range(args.episodes)]
+    batch_size = args.batch_size or (1 if args.simulator == "agenda" else 16)
+    options.update(profile=args.profile, simulator=args.simulator, assistant=args.assistant, split=args.split,
+                   tasks=args.tasks, max_turns=args.max_turns, seed=args.seed)
+    if scale.enabled:
+        from simulators.scale_out import run_episodes_distributed
+
+        records = run_episodes_distributed(scale, seeds, log=args.log, resume=args.resume, batch_size=batch_size,
+                                           on_record=None if args.json else _print_record, **options)
+    else:
+        records = run_episodes(seeds, log=args.log, resume=args.resume, batch_size=batch_size,
+                               on_episode=None if args.json else _print_episode, progress=args.json, **options)
     if args.json:
         emit(summarise_episodes(records, args.tasks), True)
     return 0
 
 
 def _print_episode(env, info: dict) -> None:
-    lines = [f"=== {env.task.title} ({env.task.id}) | profile {info['profile']} ==="]
-    for turn in env.dialogue:
+    _print_record(env.episode_record(info["end_reason"], info["episode_metrics"]))
+
+
+def _print_record(record: dict) -> None:
+    """Print one finished episode (an episode-log record) as the ``simulate`` transcript."""
+    lines = [f"=== {record['task']['title']} ({record['task']['id']}) | profile {record['user_profile']} ==="]
+    for turn in record["dialog"]:
         flag = "  [system error]" if turn["system_error"] else ""
         lines += [f"USER [{turn['intent']}]: {turn['user']}", f"SYSTEM{flag}: {turn['system']}"]
-    metrics = ", ".join(f"{k}={v:.2f}" for k, v in info["episode_metrics"].items() if v is not None)
-    lines += [f"--- end: {info['end_reason']}; {metrics}", ""]
+    metrics = ", ".join(f"{k}={v:.2f}" for k, v in record["episode_metrics"].items() if v is not None)
+    lines += [f"--- end: {record['end_reason']}; {metrics}", ""]
     emit({}, False, "\n".join(lines))
