@@ -1,7 +1,12 @@
 """Train a PPO assistant (stable-baselines3) against simulated users whose profile is sampled per episode, then
-compare it with a random policy and the rule-based TemplateAssistant on test recipes over the 17 profiles.
+compare it with a random policy and the rule-based TemplateAssistant on test recipes, with the same kind of users.
 
     python examples/train_assistant.py --timesteps 50000 --seed 0 --json
+    python examples/train_assistant.py --simulator sts --timesteps 20000 --n-envs 16 --json
+
+The users: the agenda simulator (default) or an LM simulator over a pack (``sts``, ``jts``: the 17 single-trait
+profiles; ``mtad``, ``mtad-la``, ``sampling``: the 14 multi-trait ones). Training runs ``--n-envs`` environments in
+:class:`mtad_env.vector_env.BatchedUsersVecEnv`, whose LM users decode their turns together.
 
 Writes a learning-curve PNG (``--out``, default ``runs/train_assistant``) and prints, with ``--json``,
 ``{"ppo": {...}, "random": {...}, "template": {...}}`` with task_completion_rate, mean_return and error_rate.
@@ -22,11 +27,18 @@ from agents import SB3Assistant, TemplateAssistant
 logger = logging.getLogger("train_assistant")
 
 
-def evaluate(policy, episodes_per_profile: int, seed: int) -> dict[str, float]:
-    """Task completion rate, mean assistant return and error rate over the 17 single-trait profiles."""
-    env = mtad_env.make(split="test", assistant_actions="acts", seed=seed)
+def user_profiles(simulator: str) -> list:
+    """The profiles a simulator's users are drawn from: the 14 multi-trait ones for the mixing LM simulators, the
+    17 single-trait ones otherwise."""
+    mixing = simulator in ("mtad", "mtad-la", "sampling")
+    return mtad_env.multi_trait_profiles() if mixing else mtad_env.single_trait_profiles()
+
+
+def evaluate(policy, episodes_per_profile: int, seed: int, users: dict) -> dict[str, float]:
+    """Task completion rate, mean assistant return and error rate over the users' profiles, test recipes."""
+    env = mtad_env.make(split="test", assistant_actions="acts", seed=seed, **users)
     completed, returns, errors, turns = [], [], 0, 0
-    for k, profile in enumerate(mtad_env.single_trait_profiles()):
+    for k, profile in enumerate(user_profiles(users["simulator"])):
         for e in range(episodes_per_profile):
             env.reset(seed=seed + 1000 * k + e, options={"profile": profile})
             total = 0.0
@@ -80,18 +92,27 @@ def main() -> None:
     parser.add_argument("--timesteps", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--episodes-per-profile", type=int, default=20)
+    parser.add_argument("--simulator", default="agenda", choices=("agenda", "sts", "jts", "mtad", "mtad-la",
+                                                                   "sampling"), help="the simulated users")
+    parser.add_argument("--pack", default=None, help="model pack of the LM users (default: the shipped pack)")
+    parser.add_argument("--n-envs", type=int, default=4, help="environments stepped together")
     parser.add_argument("--out", default="runs/train_assistant")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     from stable_baselines3 import PPO
-    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecMonitor
+
+    from mtad_env.vector_env import make_batched_vec_env
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    vec = make_vec_env(mtad_env.AssistantEnv, n_envs=4, seed=args.seed, monitor_dir=str(out / "monitor"))
-    model = PPO("MlpPolicy", vec, seed=args.seed, n_steps=512, batch_size=256, learning_rate=1e-3,
+    (out / "monitor").mkdir(parents=True, exist_ok=True)
+    users = {"simulator": args.simulator, **({"pack": args.pack} if args.pack else {})}
+    sampler = mtad_env.ProfileSampler(user_profiles(args.simulator))
+    vec = VecMonitor(make_batched_vec_env(args.n_envs, seed=args.seed, profile_sampler=sampler, **users),
+                     filename=str(out / "monitor" / "train"))
+    model = PPO("MlpPolicy", vec, seed=args.seed, n_steps=max(32, 2048 // args.n_envs), batch_size=256, learning_rate=1e-3,
                 ent_coef=0.01, verbose=0, device="cpu")
     model.learn(total_timesteps=args.timesteps, progress_bar=False)
     model.save(out / "ppo_assistant")
@@ -100,9 +121,10 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     n_acts = mtad_env.AssistantEnv().action_space.n
     results = {
-        "ppo": evaluate(SB3Assistant(model, mode="acts"), args.episodes_per_profile, args.seed),
-        "random": evaluate(lambda obs: int(rng.integers(n_acts)), args.episodes_per_profile, args.seed),
-        "template": evaluate(TemplateAssistant(mode="acts", seed=args.seed), args.episodes_per_profile, args.seed),
+        "ppo": evaluate(SB3Assistant(model, mode="acts"), args.episodes_per_profile, args.seed, users),
+        "random": evaluate(lambda obs: int(rng.integers(n_acts)), args.episodes_per_profile, args.seed, users),
+        "template": evaluate(TemplateAssistant(mode="acts", seed=args.seed), args.episodes_per_profile, args.seed,
+                             users),
     }
     logger.info("learning curve: %s", out / "learning_curve.png")
     for name, row in results.items():

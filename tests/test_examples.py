@@ -21,6 +21,16 @@ def test_train_assistant_example_runs_and_reports_all_policies(tmp_path):
     assert (tmp_path / "learning_curve.png").stat().st_size > 1000
 
 
+def test_train_assistant_example_trains_against_batched_lm_users(micro_pack, tmp_path):
+    done = subprocess.run([sys.executable, str(EXAMPLES / "train_assistant.py"), "--simulator", "sts", "--pack",
+                           str(micro_pack), "--n-envs", "3", "--timesteps", "64", "--episodes-per-profile", "1",
+                           "--out", str(tmp_path), "--json"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(result) == {"ppo", "random", "template"}
+    assert (tmp_path / "monitor" / "train.monitor.csv").stat().st_size > 0
+
+
 def test_evaluate_lm_simulators_example_runs_on_a_micro_pack(micro_pack, tmp_path):
     done = subprocess.run([sys.executable, str(EXAMPLES / "evaluate_lm_simulators.py"), "--pack", str(micro_pack),
                            "--episodes", "2", "--profiles", "regular;Concise;Verbose", "--reference-size", "10",
