@@ -145,7 +145,7 @@ def test_shipped_tolerance_adapters_react_to_system_errors():
         dialog = generate_dialogue(user, tasks[seed % len(tasks)], mtad_env.Profile(), np.random.default_rng(seed),
                                    GenerationConfig(error_rate=0.3))["dialog"]
         for t in range(1, len(dialog)):
-            prompt = prompt_text(dialog[:t], None, lm.pack.prompt_format)
+            prompt = prompt_text(dialog[:t], None, lm.pack.prompt_format, tasks[seed % len(tasks)])
             (after_error if turn_had_error(dialog[t - 1]) else elsewhere).append(prompt)
     after_error, elsewhere = after_error[:60], elsewhere[:60]
     assert len(after_error) == len(elsewhere) == 60
