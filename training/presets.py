@@ -44,7 +44,7 @@ PRESETS: dict[str, Preset] = {
     "micro": Preset("micro", hidden=48, layers=1, heads=2, vocab_size=600, max_len=384, dialogues=12,
                     valid_dialogues=2, base_steps=30, adapter_steps=3, jts_steps=6, batch_tokens=2048),
     "tiny": Preset("tiny", hidden=128, layers=2, heads=4, vocab_size=2500, max_len=768, dialogues=5000,
-                   valid_dialogues=100, base_steps=4000, adapter_steps=200, jts_steps=800, batch_tokens=8192,
+                   valid_dialogues=100, base_steps=4000, adapter_steps=200, jts_steps=2400, batch_tokens=8192,
                    adapter_dialogues=2000, warmup_steps=100, lora_rank=32, lora_alpha=64),
 }
 
