@@ -80,3 +80,99 @@ def test_bench_vec_env_reports_both_vector_environments(micro_pack):
     rates = vec_env_rates(0.5, n_envs=3, pack=str(micro_pack))
     assert set(rates) == {"batched_steps_per_s", "dummy_steps_per_s", "speedup", "n_envs"}
     assert rates["batched_steps_per_s"] > 0 and rates["dummy_steps_per_s"] > 0 and rates["n_envs"] == 3
+
+
+# Gymnasium's vector API -------------------------------------------------------------------------------------------
+
+def _play_gym(venv, steps: int, seed: int) -> list:
+    """Everything ``reset`` and ``step`` return for ``steps`` seeded random actions, infos flattened to what
+    differs between vector environments that disagree (final observations, masks, end reasons)."""
+    rng = np.random.default_rng(seed)
+    obs, info = venv.reset(seed=seed)
+    trace = [(obs.copy(), sorted(info))]
+    for _ in range(steps):
+        obs, rewards, terms, truncs, info = venv.step(rng.integers(0, 15, size=venv.num_envs))
+        final = [None if f is None else np.asarray(f).copy() for f in info.get("final_obs", [None] * venv.num_envs)]
+        trace.append((obs.copy(), rewards.copy(), terms.copy(), truncs.copy(), final,
+                      list(info.get("end_reason", [None] * venv.num_envs))))
+    return trace
+
+
+def _same_gym(a: list, b: list) -> None:
+    assert len(a) == len(b)
+    np.testing.assert_array_equal(a[0][0], b[0][0])
+    for x, y in zip(a[1:], b[1:]):
+        for u, v in zip(x[:4], y[:4]):
+            np.testing.assert_array_equal(u, v)
+        assert [f is None for f in x[4]] == [f is None for f in y[4]]
+        assert all(f is None or np.array_equal(f, g) for f, g in zip(x[4], y[4]))
+        assert x[5] == y[5]
+
+
+def _sync_class():
+    from gymnasium.vector import SyncVectorEnv
+
+    from mtad_env.vector_env import BatchedUsersVectorEnv
+
+    # Gymnasium's own SyncVectorEnv, with the same info batching (it fails on a None after a number)
+    return type("Sync", (SyncVectorEnv,), {"_add_info": BatchedUsersVectorEnv._add_info})
+
+
+_Sync = _sync_class()
+
+
+@pytest.mark.parametrize("mode", ["next_step", "same_step"])
+def test_gymnasium_vector_env_steps_as_sync_vector_env_does(mode):
+    from gymnasium.vector import AutoresetMode
+
+    from mtad_env.vector_env import BatchedUsersVectorEnv
+
+    batched_mode = {"next_step": AutoresetMode.NEXT_STEP, "same_step": AutoresetMode.SAME_STEP}.get
+    fns = [lambda: mtad_env.AssistantEnv(simulator="agenda", split="test") for _ in range(3)]
+    batched = _play_gym(BatchedUsersVectorEnv(fns, autoreset_mode=mode), 70, seed=5)
+    sync = _play_gym(_Sync(fns, autoreset_mode=batched_mode(mode)), 70, seed=5)
+    _same_gym(batched, sync)
+    assert sum(t.sum() for _, _, t, _, _, _ in batched[1:]) >= 3  # episodes ended and were reset
+    if mode == "same_step":
+        assert any(f is not None for step in batched[1:] for f in step[4])
+
+
+def test_gymnasium_vector_env_decodes_lm_users_together(micro_pack, monkeypatch):
+    import gymnasium
+    import simulators.lm_simulator as lm
+
+    from mtad_env.vector_env import make_batched_vector_env
+
+    kwargs = {"simulator": "sts", "profile": "verbosity=high", "split": "test", "pack": str(micro_pack)}
+    calls = []
+    decode = lm.decode_actions
+    monkeypatch.setattr(lm, "decode_actions", lambda model, requests, *a: calls.append(len(requests)) or decode(
+        model, requests, *a))
+    venv = make_batched_vector_env(3, **kwargs)
+    assert venv.single_observation_space == gymnasium.spaces.Box(0.0, 1.0, (41,), np.float32)
+    assert venv.observation_space.shape == (3, 41) and venv.action_space.shape == (3,)
+    batched = _play_gym(venv, 10, seed=2)
+    assert max(calls) == 3
+    calls.clear()
+    sync = _play_gym(_Sync([lambda: mtad_env.AssistantEnv(**kwargs) for _ in range(3)]), 10, seed=2)
+    assert max(calls) == 1
+    _same_gym(batched, sync)
+
+
+def test_gymnasium_vector_env_reset_mask_and_disabled_autoreset():
+    from mtad_env.vector_env import make_batched_vector_env
+
+    venv = make_batched_vector_env(2, autoreset_mode="disabled", simulator="agenda", split="test")
+    first, _ = venv.reset(seed=0)
+    rng, done = np.random.default_rng(0), np.zeros(2, dtype=bool)
+    while not done.any():
+        _, _, terms, truncs, _ = venv.step(rng.integers(0, 15, size=2))
+        done = terms | truncs
+    with pytest.raises(InvalidValueError, match="reset_mask"):
+        venv.step(np.zeros(2, dtype=np.int64))
+    obs, info = venv.reset(seed=[0, None], options={"reset_mask": done})
+    if done[0]:
+        np.testing.assert_array_equal(obs[0], first[0])  # the same seed, the same first observation
+    venv.step(np.zeros(2, dtype=np.int64))  # stepping works again
+    with pytest.raises(InvalidValueError, match="autoreset_mode"):
+        make_batched_vector_env(2, autoreset_mode="sometimes")
