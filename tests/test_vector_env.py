@@ -42,14 +42,21 @@ def test_agenda_episodes_are_those_of_dummy_vec_env_with_autoreset():
     assert sum(d.sum() for _, _, d, _, _ in batched[1:]) >= 4  # episodes ended and were reset
 
 
-def test_lm_users_decode_together_and_play_the_episodes_they_play_alone(micro_pack, monkeypatch):
+@pytest.fixture
+def decode_sizes(monkeypatch) -> list[int]:
+    """The number of users in each LM decode call made during the test."""
     import simulators.lm_simulator as lm
 
-    kwargs = {"simulator": "sts", "profile": "verbosity=high", "split": "test", "pack": str(micro_pack)}
-    calls = []
+    calls: list[int] = []
     decode = lm.decode_actions
     monkeypatch.setattr(lm, "decode_actions", lambda model, requests, *a: calls.append(len(requests)) or decode(
         model, requests, *a))
+    return calls
+
+
+def test_lm_users_decode_together_and_play_the_episodes_they_play_alone(micro_pack, decode_sizes):
+    calls = decode_sizes
+    kwargs = {"simulator": "sts", "profile": "verbosity=high", "split": "test", "pack": str(micro_pack)}
     batched = _play(BatchedUsersVecEnv([lambda: mtad_env.AssistantEnv(**kwargs) for _ in range(3)]), 12, seed=1)
     assert max(calls) == 3 and len(calls) < sum(calls)  # several users per decode
     calls.clear()
@@ -137,17 +144,13 @@ def test_gymnasium_vector_env_steps_as_sync_vector_env_does(mode):
         assert any(f is not None for step in batched[1:] for f in step[4])
 
 
-def test_gymnasium_vector_env_decodes_lm_users_together(micro_pack, monkeypatch):
+def test_gymnasium_vector_env_decodes_lm_users_together(micro_pack, decode_sizes):
     import gymnasium
-    import simulators.lm_simulator as lm
 
     from mtad_env.vector_env import make_batched_vector_env
 
+    calls = decode_sizes
     kwargs = {"simulator": "sts", "profile": "verbosity=high", "split": "test", "pack": str(micro_pack)}
-    calls = []
-    decode = lm.decode_actions
-    monkeypatch.setattr(lm, "decode_actions", lambda model, requests, *a: calls.append(len(requests)) or decode(
-        model, requests, *a))
     venv = make_batched_vector_env(3, **kwargs)
     assert venv.single_observation_space == gymnasium.spaces.Box(0.0, 1.0, (41,), np.float32)
     assert venv.observation_space.shape == (3, 41) and venv.action_space.shape == (3,)
