@@ -26,6 +26,10 @@ class ResetNeededError(MtadError, RuntimeError):
     """An environment method was called before the first ``reset()`` (PettingZoo's order-enforcing rule)."""
 
 
+class MissingExtraError(MtadError, ImportError):
+    """A feature needs an optional extra that is not installed; the message names the ``pip install`` line."""
+
+
 class PackError(InvalidValueError):
     """A model pack or adapter that is missing, corrupt or built for another tokenizer."""
 

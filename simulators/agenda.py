@@ -7,6 +7,7 @@ repetition probabilities), sample an utterance by its (smoothed) count and fill 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -123,6 +124,15 @@ class AgendaUserSimulator(UserSimulator):
         self._candidates: dict[str, dict[str, _Candidates]] = {}
         self._said: dict[tuple[str, str], int] = {}
         self.profile, self.task, self.rng = Profile(), None, np.random.default_rng(0)
+
+    def sibling(self) -> AgendaUserSimulator:
+        """A new user over the same pool, transitions and configuration that shares this one's caches (the
+        utterance candidates of each profile, the intent weights, the pool's word sets), for many environments at
+        once: building those is most of what a new user costs. ``reset`` sets all of an episode's own state
+        (profile, task, generator, what was said), so the two never share an episode."""
+        other = copy.copy(self)
+        other.profile, other.task, other.rng, other._said = Profile(), None, np.random.default_rng(0), {}
+        return other
 
     def reset(self, profile: Profile, task: Task, rng: np.random.Generator) -> None:
         self.profile, self.task, self.rng = profile, task, rng
