@@ -53,7 +53,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--warm-lr", type=float, default=2e-3)
     p.add_argument("--grpo-steps", type=int, default=60)
     p.add_argument("--group-size", type=int, default=8, help="episodes per spec (GRPO's num_generations)")
-    p.add_argument("--groups-per-step", type=int, default=2)
+    p.add_argument("--groups-per-step", type=int, default=4, help="episode specs per GRPO step")
     p.add_argument("--lr", type=float, default=3e-4, help="GRPO learning rate")
     p.add_argument("--temperature", type=float, default=0.7, help="GRPO sampling temperature")
     p.add_argument("--beta", type=float, default=0.04, help="KL weight (0: no reference model)")

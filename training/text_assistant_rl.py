@@ -87,7 +87,7 @@ class GRPORunConfig:
 
     steps: int = 60
     num_generations: int = 8
-    groups_per_step: int = 2
+    groups_per_step: int = 4
     lr: float = 3e-4
     temperature: float = 0.7
     beta: float = 0.04
