@@ -46,6 +46,8 @@ def main() -> None:
     parser.add_argument("--split", default="test", choices=("test", "diy"),
                         help="task split of the simulated episodes (the reference always uses test recipes)")
     parser.add_argument("--reference-size", type=int, default=100, help="reference test dialogues per profile")
+    parser.add_argument("--free-words", action="store_true",
+                        help="let the model spell any word (the model alone; default: the word constraint)")
     parser.add_argument("--out", default="runs/lm_eval")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -60,7 +62,7 @@ def main() -> None:
             log.unlink()
         for profile in profile_set(args.profiles):
             logger.info("%s %s", simulator, profile)
-            extra = ["--pack", args.pack] if args.pack else []
+            extra = (["--pack", args.pack] if args.pack else []) + (["--free-words"] if args.free_words else [])
             run(["simulate", "--profile", str(profile), "--simulator", simulator, "--assistant", args.assistant,
                  "--episodes", str(args.episodes), "--split", args.split, "--seed", str(args.seed), "--log", str(log),
                  "--batch-size", "20", *extra])

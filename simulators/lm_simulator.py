@@ -27,6 +27,7 @@ from simulators.corpus import profile_filename
 from simulators.mtad_engine import DecodeRequest, decode, normalise_weights
 from simulators.prompting import DIALOGUE_FORMATS, END, parse_completion, prompt_text
 from simulators.turn_cache import TurnCache
+from simulators.word_constraint import WordState, lexicon_for
 
 logger = logging.getLogger(__name__)
 
@@ -99,11 +100,15 @@ class LMUserSimulator(UserSimulator):
         temperature, top_p, max_new_tokens: sampling settings. device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         cache_turns: with a ``dialogue``-format pack, keep the dialogue's keys and values from turn to turn so that
             each decode runs only the new tokens (:mod:`simulators.turn_cache`); False recomputes the whole prompt.
+        word_constraint: sample only tokens that spell words of the vocabulary (the pool, the tasks, the knowledge
+            files and the episode's task: :mod:`simulators.word_constraint`); False lets the model spell anything,
+            to study the model alone.
     """
 
     def __init__(self, pack: str | Path | None = None, mode: str = "sts", weights: Sequence[float] | str | None = None,
                  adapters: Sequence[str] | None = None, temperature: float = 1.0, top_p: float = 0.95,
-                 max_new_tokens: int = 40, device: str = "auto", cache_turns: bool = True) -> None:
+                 max_new_tokens: int = 40, device: str = "auto", cache_turns: bool = True,
+                 word_constraint: bool = True) -> None:
         if mode not in MODES:
             raise unknown("LM simulator mode", mode, MODES)
         self.name, self.mode = mode, mode
@@ -115,11 +120,13 @@ class LMUserSimulator(UserSimulator):
         self.active: list[str] = ["regular"]
         self.levels: list[str] = ["dialogue"]
         self.task: Task | None = None
+        self.word_constraint, self.lexicon = word_constraint, None
         dialogue_format = self.lm.pack.prompt_format in DIALOGUE_FORMATS
         self.turn_cache = TurnCache() if cache_turns and dialogue_format else None
 
     def reset(self, profile: Profile, task: Task, rng: np.random.Generator) -> None:
         self.profile, self.rng, self.task = profile, rng, task
+        self.lexicon = lexicon_for(self.lm.tokenizer, task) if self.word_constraint else None
         if self.turn_cache is not None:
             self.turn_cache.clear()
         if self.mode == "jts":
@@ -145,7 +152,8 @@ class LMUserSimulator(UserSimulator):
     def decoding(self) -> dict:
         """How this episode decodes (written into episode logs, so evaluation can find weight sweeps)."""
         weights = normalise_weights(self.weights, len(self.active), self.active)
-        return {"mode": self.mode, "adapters": list(self.active), "weights": [round(float(w), 6) for w in weights]}
+        return {"mode": self.mode, "adapters": list(self.active), "weights": [round(float(w), 6) for w in weights],
+                "word_constraint": self.word_constraint}
 
     def request(self, history: Sequence[Turn], use_cache: bool = True) -> DecodeRequest:
         """The decoding job of this simulator's next turn (``use_cache``: with this dialogue's turn cache, if any;
@@ -155,7 +163,8 @@ class LMUserSimulator(UserSimulator):
                              self.task)
         ids = self.lm.tokenizer(prompt, add_special_tokens=False)["input_ids"]
         weights = normalise_weights(self.weights, len(self.active), self.active)
-        sampling = {"temperature": self.temperature, "top_p": self.top_p, "max_new_tokens": self.max_new_tokens}
+        sampling = {"temperature": self.temperature, "top_p": self.top_p, "max_new_tokens": self.max_new_tokens,
+                    "words": WordState(self.lexicon) if self.lexicon is not None else None}
         if self.mode == "sampling":
             chosen = int(self.rng.choice(len(self.active), p=weights))
             return DecodeRequest(ids, [self.active[chosen]], np.ones(1), self.rng, cache=cache, **sampling)

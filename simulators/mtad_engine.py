@@ -21,6 +21,7 @@ from mtad_env.errors import InvalidValueError
 from simulators.decoding import nucleus_sample
 from simulators.lean_mistral import LeanSession, lean_model
 from simulators.turn_cache import TurnCache
+from simulators.word_constraint import WordState
 
 ENGINES = ("auto", "lean", "transformers")
 STEP_THREAD_ROWS = 8
@@ -38,6 +39,8 @@ class DecodeRequest:
         later_weights: ... and for the following tokens (the utterance); None = same as ``weights``.
         rng: the dialogue's own generator (one uniform per sampled token).
         cache: the dialogue's keys and values from earlier turns (lean decoder only; None: compute everything).
+        words: the utterance's :class:`~simulators.word_constraint.WordState`: only tokens that spell known words
+            are sampled (None: every token).
         temperature, top_p, max_new_tokens: this dialogue's sampling settings (None: those given to
             :func:`decode`); dialogues with different settings decode in separate batches, each with its own.
     """
@@ -48,6 +51,7 @@ class DecodeRequest:
     rng: np.random.Generator
     later_weights: np.ndarray | None = None
     cache: TurnCache | None = None
+    words: WordState | None = None
     tokens: list[int] = field(default_factory=list)
     temperature: float | None = None
     top_p: float | None = None
@@ -71,21 +75,49 @@ def normalise_weights(weights: Sequence[float] | None, n: int, names: Sequence[s
 
 
 def mix_and_sample(logits: torch.Tensor, rows: torch.Tensor, weights: torch.Tensor, uniforms: torch.Tensor,
-                   temperature: float, top_p: float) -> torch.Tensor:
+                   temperature: float, top_p: float, allowed: torch.Tensor | None = None) -> torch.Tensor:
     """One token per dialogue: ``P(w) = sum_i lambda_i softmax(logits_i / T)`` over the dialogue's adapter rows,
-    top-p filtered, sampled by inverse CDF at the dialogue's uniform (:func:`nucleus_sample`).
+    restricted to the ``allowed`` tokens (dialogues x vocab, None: all), top-p filtered, sampled by inverse CDF at
+    the dialogue's uniform (:func:`nucleus_sample`). A dialogue whose allowed tokens all have probability 0 samples
+    from its unrestricted distribution.
 
     ``rows``/``weights`` are dialogues x max adapters (shorter dialogues padded with weight 0, which adds exact
     zeros), so a dialogue's arithmetic is the same alone or in a batch.
     """
     picked = logits[rows].float()
-    if temperature <= 0:
+    if temperature <= 0:  # greedy: the most probable allowed token
+        if allowed is not None:
+            picked = torch.where(allowed.any(-1)[:, None, None], picked.masked_fill(~allowed[:, None], -torch.inf),
+                                 picked)
         probs = torch.zeros_like(picked).scatter_(-1, picked.argmax(-1, keepdim=True), 1.0)
     else:
         probs = torch.softmax(picked if temperature == 1 else picked / temperature, dim=-1)
     if rows.shape[1] == 1 and bool((weights == 1).all()):  # one adapter each: the mixture is the distribution
-        return nucleus_sample(probs[:, 0], top_p, uniforms)
-    return nucleus_sample((weights[..., None] * probs).sum(1), top_p, uniforms)
+        mixed = probs[:, 0]
+    else:
+        mixed = (weights[..., None] * probs).sum(1)
+    if allowed is not None:
+        kept = mixed * allowed
+        mixed = torch.where((kept.sum(-1) > 0)[:, None], kept, mixed)
+    return nucleus_sample(mixed, top_p, uniforms)
+
+
+def allowed_tokens(requests: Sequence[DecodeRequest], dialogues: Sequence[int], vocab: int) -> torch.Tensor | None:
+    """The allowed-token masks of ``dialogues`` (indices into ``requests``), one row each; None when none of them
+    has a word constraint."""
+    states = [requests[d].words for d in dialogues]
+    if all(state is None for state in states):
+        return None
+    every = torch.ones(vocab, dtype=torch.bool)
+    return torch.stack([every if state is None else state.allowed(vocab) for state in states])
+
+
+def _take(requests: Sequence[DecodeRequest], dialogues: Sequence[int], tokens: Sequence[int]) -> None:
+    """Append each dialogue's sampled token (and move its word constraint on)."""
+    for d, token in zip(dialogues, tokens):
+        requests[d].tokens.append(token)
+        if requests[d].words is not None:
+            requests[d].words.advance(token)
 
 
 def _plan(requests: Sequence[DecodeRequest]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -279,9 +311,8 @@ def _token_loop(session, logits: torch.Tensor, requests: Sequence[DecodeRequest]
     for step in range(max_new_tokens):
         uniforms = torch.tensor([requests[d].rng.random() for d in active.tolist()], dtype=torch.float64)
         tokens = mix_and_sample(logits, at[rows[active]], weights[min(step, 1)][active], uniforms, temperature,
-                                top_p)
-        for d, token in zip(active.tolist(), tokens.tolist()):
-            requests[d].tokens.append(token)
+                                top_p, allowed_tokens(requests, active.tolist(), logits.shape[-1]))
+        _take(requests, active.tolist(), tokens.tolist())
         last.fill_(pad_id)[active] = tokens
         active = active[~torch.isin(tokens, stops)]
         if len(active) == 0 or step == max_new_tokens - 1:
@@ -331,9 +362,12 @@ def reference_decode(model, request: DecodeRequest, stop_ids: Sequence[int], max
             rows.append(model(input_ids=torch.tensor([seq], device=device)).logits[0, -1].float().cpu())
         logits = torch.stack(rows)
         token = int(mix_and_sample(logits, plan_rows, first if step == 0 else later,
-                                   torch.tensor([request.rng.random()], dtype=torch.float64), temperature, top_p)[0])
+                                   torch.tensor([request.rng.random()], dtype=torch.float64), temperature, top_p,
+                                   allowed_tokens([request], [0], logits.shape[-1]))[0])
         tokens.append(token)
         seq.append(token)
+        if request.words is not None:
+            request.words.advance(token)
         if token in stop_ids:
             break
     return tokens

@@ -31,6 +31,9 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--tasks", default=None, metavar="DIR", help="task folder instead of the shipped tasks")
     s.add_argument("--pack", default=None, metavar="DIR",
                    help="model pack folder for the LM simulators (default: the shipped pack)")
+    s.add_argument("--free-words", action="store_true",
+                   help="LM users: let the model spell any word (default: only words of the utterance pool, the "
+                        "tasks and the knowledge files; see simulators.word_constraint)")
     s.add_argument("--seed", type=int, default=0, metavar="S", help="episode i is reset with seed S + i")
     s.add_argument("--max-turns", type=positive_int, default=20, metavar="N",
                    help="user turns before an episode is cut")
@@ -52,6 +55,9 @@ def check_simulate_options(args: argparse.Namespace) -> None:
         raise InvalidValueError(f"--weights {args.weights!r} has no effect with --simulator {args.simulator} "
                                 f"(it mixes no adapters); drop --weights, or choose one of "
                                 f"{', '.join(MIXING_SIMULATORS)}")
+    if args.free_words and args.simulator == "agenda":
+        raise InvalidValueError("--free-words has no effect with --simulator agenda (it says pool utterances); drop "
+                                f"--free-words, or choose an LM simulator: {', '.join(LM_SIMULATORS)}")
     if args.resume and not args.log:
         raise InvalidValueError("--resume needs --log FILE.jsonl: the log whose episodes it keeps")
 
@@ -89,6 +95,8 @@ def run_simulate(args: argparse.Namespace) -> int:
     options = {"weights": args.weights} if args.weights else {}
     if args.pack:
         options["pack"] = args.pack
+    if args.free_words:
+        options["word_constraint"] = False
     scale = scale_options(args)
     seeds = [args.seed + i for i in range(args.episodes)]
     batch_size = args.batch_size or (1 if args.simulator == "agenda" else 16)
