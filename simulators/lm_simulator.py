@@ -27,7 +27,7 @@ from simulators.corpus import profile_filename
 from simulators.mtad_engine import DecodeRequest, decode, normalise_weights
 from simulators.prompting import DIALOGUE_FORMATS, END, parse_completion, prompt_text
 from simulators.turn_cache import TurnCache
-from simulators.word_constraint import WordState, lexicon_for
+from simulators.word_constraint import WordState, drop_unfinished, lexicon_for
 
 logger = logging.getLogger(__name__)
 
@@ -197,9 +197,11 @@ class LMUserSimulator(UserSimulator):
 
 
 def decode_actions(lm: PackModel, requests: Sequence[DecodeRequest]) -> list[UserAction]:
-    """Decode requests in one batch (each with its own sampling settings) and parse each into a user action."""
+    """Decode requests in one batch (each with its own sampling settings) and parse each into a user action; an
+    utterance its token limit cut inside an unknown word loses that word (word-constrained requests)."""
     tokens = decode(lm.model, requests, [lm.end_id], lm.tokenizer.pad_token_id)
-    return [parse_action(lm.tokenizer.decode(t, skip_special_tokens=False)) for t in tokens]
+    return [parse_action(drop_unfinished(lm.tokenizer.decode(t, skip_special_tokens=False), r.words))
+            for t, r in zip(tokens, requests)]
 
 
 def _level_weights(weights: np.ndarray, levels: Sequence[str], level: str) -> np.ndarray:

@@ -129,11 +129,25 @@ class WordState:
         out[:min(vocab, len(mask))] = mask[:vocab]
         return out
 
+    @property
+    def unfinished(self) -> str:
+        """The word the utterance stopped in the middle of ("" if it ended between words or on a known word):
+        what a decode cut at its token limit leaves; :func:`drop_unfinished` removes it."""
+        return "" if self.lexicon.closes(self.run) else self.run.lstrip("'")
+
     def advance(self, token: int) -> None:
         """Take the sampled ``token``; one the mask did not allow (the fallback when it allowed nothing the model
         gave any probability) starts a fresh word."""
         if token < len(self.lexicon):
             self.run = self.lexicon.advance(self.run, token) or ""
+
+
+def drop_unfinished(text: str, state: WordState | None) -> str:
+    """``text`` without the unknown word a token limit cut it in (``"... for eight pe"`` -> ``"... for eight"``)."""
+    cut = state.unfinished if state is not None else ""
+    if cut and text.lower().endswith(cut):
+        return text[:len(text) - len(cut)].rstrip()
+    return text
 
 
 def token_texts(tokenizer) -> list[str]:

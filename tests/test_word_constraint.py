@@ -11,7 +11,7 @@ from mtad_env.vocabulary import build_vocabulary
 from evaluation.language_quality import turn_invented_words
 from simulators.lm_simulator import LMUserSimulator, decode_actions, load_pack_model
 from simulators.mtad_engine import DecodeRequest, decode, mix_and_sample, normalise_weights, reference_decode
-from simulators.word_constraint import WordLexicon, WordState, lexicon_for
+from simulators.word_constraint import WordLexicon, WordState, drop_unfinished, lexicon_for
 
 TEXTS = ["next", " step", "ste", "p", " don", "'", "t", "'s", " i", " nest", "xq", "<|end|>", ",", " "]
 END = TEXTS.index("<|end|>")
@@ -47,6 +47,16 @@ def test_apostrophes_follow_the_figures_word_rule():
     assert " step" in _allowed_after("next", "'s")  # "next's": a known word and 's
 
 
+def test_a_word_cut_by_the_token_limit_is_dropped_and_a_finished_one_kept():
+    finished, cut = WordState(_lexicon()), WordState(_lexicon())
+    for state, tokens in ((finished, ("next", " step")), (cut, ("next", " don"))):
+        for token in tokens:
+            state.advance(TEXTS.index(token))
+    assert finished.unfinished == "" and drop_unfinished("Next step", finished) == "Next step"
+    assert cut.unfinished == "don" and drop_unfinished("Next Don", cut) == "Next"  # "don" only starts "don't"
+    assert drop_unfinished("Next Don", None) == "Next Don"
+
+
 def test_greedy_decoding_takes_the_most_probable_allowed_token_and_an_empty_mask_changes_nothing():
     logits = torch.tensor([[3.0, 2.0, 1.0, 0.0]])
     rows, weights, uniform = torch.zeros((1, 1), dtype=torch.long), torch.ones((1, 1)), torch.tensor([0.5])
@@ -77,11 +87,11 @@ def test_the_batched_engine_gives_exactly_the_reference_tokens_under_the_constra
     assert free != ours  # the micro model spells unknown words at this temperature; the constraint changed them
 
 
-def _invented_share(word_constraint: bool) -> float:
+def _invented_share(word_constraint: bool, max_new_tokens: int = 40) -> float:
     """Share of 48 sampled Regular user turns (the shipped pack, temperature 1.6: a hot sampler that invents
     words often) holding a word the vocabulary lacks."""
     task = load_tasks("test")[0]
-    sim = LMUserSimulator(mode="sts", temperature=1.6, word_constraint=word_constraint)
+    sim = LMUserSimulator(mode="sts", temperature=1.6, word_constraint=word_constraint, max_new_tokens=max_new_tokens)
     history = [{"intent": "start", "user": "let's start", "system": "Step 1: " + task.methods[0]}]
     requests = []
     for seed in range(48):
@@ -95,6 +105,7 @@ def _invented_share(word_constraint: bool) -> float:
 def test_lm_users_under_the_constraint_say_only_known_words_where_the_model_alone_invents_them():
     assert _invented_share(word_constraint=False) > 0.1
     assert _invented_share(word_constraint=True) == 0.0
+    assert _invented_share(word_constraint=True, max_new_tokens=5) == 0.0  # most turns cut, inside words too
 
 
 def test_simulate_free_words_turns_the_constraint_off_and_is_refused_for_the_agenda_user(tmp_path, capsys):
