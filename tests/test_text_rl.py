@@ -166,6 +166,15 @@ def test_without_trl_the_error_is_one_line_naming_the_extra(policy, monkeypatch,
     assert done.returncode == 0, done.stderr[-2000:]  # the core and the CLI need no TRL
 
 
+def test_on_python_3_10_the_missing_trl_error_says_which_python_it_needs(monkeypatch):
+    from training import text_assistant_rl
+
+    monkeypatch.setitem(sys.modules, "trl", None)
+    monkeypatch.setattr(text_assistant_rl.sys, "version_info", (3, 10, 13))
+    with pytest.raises(MissingExtraError, match=r"needs Python 3\.11 or newer \(this is 3\.10\)"):
+        text_assistant_rl.import_trl()
+
+
 def test_bad_settings_name_the_value_and_the_choices():
     from mtad_env.errors import InvalidValueError
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import warnings
 from collections import defaultdict
 from collections.abc import Sequence
@@ -51,6 +52,10 @@ def import_trl() -> tuple[Any, Any, Any]:
         from datasets import Dataset
         from trl import GRPOConfig, GRPOTrainer
     except ImportError:
+        if sys.version_info < (3, 11):
+            raise MissingExtraError(f"text-policy RL needs TRL 1.16+, which needs Python 3.11 or newer (this is "
+                                    f"{sys.version_info[0]}.{sys.version_info[1]}); run it on 3.11+ after "
+                                    f"`{INSTALL_HINT}`") from None
         raise MissingExtraError(f"text-policy RL needs TRL, which is not installed; install it with "
                                 f"`{INSTALL_HINT}`") from None
     return GRPOConfig, GRPOTrainer, Dataset
