@@ -7,7 +7,9 @@ Two workloads, each through the same code as ``generate --workers`` and ``simula
 * ``simulate_sts``: STS episodes per second against the template assistant, in lockstep batches of 4 (short
   episodes, ``max_turns`` 6, so that the benchmark stays within a couple of minutes on a CPU).
 
-One local cluster of 2 workers serves both; the 1-worker figure uses its first actor only. Every actor is started
+One local cluster of 2 workers serves both; the 1-worker figure uses its first actor only. After one untimed pass
+on both workers, the 1- and 2-worker runs alternate for :data:`ROUNDS` rounds: medians of the rates, median of the
+within-round ratios. Every actor is started
 and has loaded what it needs (tasks, utterance pool, the pack) before any clock starts: that start-up (the cluster,
 the actors' processes and their loading) is ``ray_start_s``, reported apart. Figures are measured, never asserted; on a machine busy with other work the
 speedup says little.
@@ -32,6 +34,7 @@ STS_BATCH = 4
 STS_OPTIONS = {"simulator": "sts", "assistant": "template", "split": "test", "max_turns": 6}
 STS_PROFILES = ("verbosity=low", "regular", "engagement=high", "fluency=low")
 STATS_DIALOGUES = 1000
+ROUNDS = 3  # interleaved 1- and 2-worker runs per workload
 
 
 def bench_scale(seconds: float = 5.0) -> dict[str, Any]:
@@ -98,15 +101,25 @@ def _view(session: Any, workers: int) -> Any:
     return dataclasses.replace(session, pool=pool)
 
 
-def _compare(session: Any, measure: Callable[[Any], tuple[int, float]]) -> dict[str, float]:
-    """Episodes per second of ``measure(view) -> (episodes, seconds)`` on 1 and on 2 workers, and the ratio."""
-    rates = {}
-    for workers in WORKER_COUNTS:
-        done, elapsed = measure(_view(session, workers))
-        rates[workers] = done / elapsed
-        logger.info("bench scale: %d episodes in %.1f s on %d worker(s)", done, elapsed, workers)
-    return {"workers_1": round(rates[1], 2), "workers_2": round(rates[2], 2),
-            "speedup": round(rates[2] / rates[1], 2) if rates[1] > 0 else None}
+def _compare(session: Any, measure: Callable[[Any], tuple[int, float]], rounds: int = ROUNDS) -> dict[str, float]:
+    """Episodes per second of ``measure(view) -> (episodes, seconds)`` on 1 and on 2 workers, and their ratio.
+
+    One untimed pass on every worker first (what a worker builds lazily on its first episodes, such as the word
+    constraint's masks, would otherwise favour whichever count runs second), then ``rounds`` rounds with the
+    counts interleaved; rates are the medians over rounds and the speedup the median of the within-round ratios
+    (a single pair of runs moved by a third between runs on an idle machine)."""
+    import numpy as np
+
+    measure(_view(session, max(WORKER_COUNTS)))
+    rates: dict[int, list[float]] = {w: [] for w in WORKER_COUNTS}
+    for r in range(rounds):
+        for workers in WORKER_COUNTS:
+            done, elapsed = measure(_view(session, workers))
+            rates[workers].append(done / elapsed)
+            logger.info("bench scale: round %d: %d episodes in %.1f s on %d worker(s)", r, done, elapsed, workers)
+    ratios = [two / one for one, two in zip(rates[1], rates[2]) if one > 0]
+    return {"workers_1": round(float(np.median(rates[1])), 2), "workers_2": round(float(np.median(rates[2])), 2),
+            "speedup": round(float(np.median(ratios)), 2) if ratios else None}
 
 
 def _generate(session: Any, spec: Any) -> tuple[int, float]:
