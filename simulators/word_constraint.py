@@ -15,8 +15,8 @@ followed by ``'s`` counts as known, as in the figure) and the word it leaves unf
 word. The stop token is therefore allowed only between words. A word in the assistant's turns but in no task or
 pool entry is not allowed (the figure would accept it): the constraint is the stricter of the two.
 
-Allowed-token masks are computed once per unfinished word and kept (a few thousand distinct ones in practice);
-a dialogue's tokens still depend only on its own generator.
+Allowed-token masks are computed once per unfinished word and kept (a few thousand distinct ones in practice),
+checking only the tokens that can continue it; a dialogue's tokens still depend only on its own generator.
 
 Example:
     >>> lexicon = WordLexicon(["next", "step", "please"], ["next", " step", "ste", "p", " plea", "se", "zz", "<e>"],
@@ -64,6 +64,9 @@ class WordLexicon:
         self.separates = torch.tensor([i in special or (t != "" and t[0] not in WORD_CHARS)
                                        for i, t in enumerate(self.texts)], dtype=torch.bool)
         self.joining = [i for i in range(size) if not bool(self.separates[i])]
+        self._by_first: dict[str, list[int]] = {}  # joining tokens by their first character ("" for no text)
+        for i in self.joining:
+            self._by_first.setdefault(self.texts[i][:1], []).append(i)
         self.from_start = torch.tensor([self.advance("", i) is not None for i in range(size)], dtype=torch.bool)
         self._masks: dict[str, torch.Tensor] = {"": self.from_start}
 
@@ -108,10 +111,20 @@ class WordLexicon:
         found = self._masks.get(run)
         if found is None:
             found = self.from_start & self.separates if self.closes(run) else torch.zeros(len(self), dtype=torch.bool)
-            for i in self.joining:
+            for i in self._candidates(run):
                 found[i] = self.advance(run, i) is not None
             self._masks[run] = found
         return found
+
+    def _candidates(self, run: str) -> list[int]:
+        """The tokens that continue ``run`` and may be allowed: those whose first character extends it into the
+        start of a known word, those that start with an apostrophe and those without text (every token, after a
+        run holding an apostrophe). Any other token makes a word no known word starts with; skipping them is
+        what makes a new run's mask cheap (a few dozen checks instead of every joining token)."""
+        if "'" in run:
+            return self.joining
+        groups = [c for c in WORD_CHARS if c == "'" or run + c in self.prefixes] + [""]
+        return [i for c in groups for i in self._by_first.get(c, ())]
 
 
 class WordState:

@@ -120,3 +120,17 @@ def test_simulate_free_words_turns_the_constraint_off_and_is_refused_for_the_age
     capsys.readouterr()
     assert main(["simulate", "--free-words", "--episodes", "1"]) != 0
     assert "--free-words has no effect with --simulator agenda" in capsys.readouterr().err
+
+
+def test_the_fast_mask_equals_checking_every_token_on_the_shipped_tokenizer():
+    lexicon = lexicon_for(load_pack_model().tokenizer)
+    rng = np.random.default_rng(0)
+    words = sorted(lexicon.words)
+    runs = {w[:k] for w in rng.choice(words, 150, replace=False) for k in range(1, len(w) + 1)}
+    runs |= {"don'", "i'", "it's", "i''", "'", "can'", "''"}
+    joining = set(lexicon.joining)
+    for run in sorted(runs):
+        slow = torch.tensor([i in joining and lexicon.advance(run, i) is not None for i in range(len(lexicon))])
+        if lexicon.closes(run):
+            slow |= lexicon.from_start & lexicon.separates
+        assert torch.equal(lexicon.mask(run), slow), run
