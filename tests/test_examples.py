@@ -51,3 +51,15 @@ def test_register_new_trait_example_runs_end_to_end(micro_pack, tmp_path):
     manifest = json.loads((tmp_path / "pack" / "manifest.json").read_text())
     assert "politeness=high" in manifest["adapters"]
     assert "adapters/politeness=high/adapter_model.safetensors" in manifest["files"]
+
+
+def test_live_tolerance_factors_example_separates_more_with_stronger_stop_factors():
+    import mtad_env
+
+    done = subprocess.run([sys.executable, str(EXAMPLES / "live_tolerance_factors.py"), "--episodes", "40"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [json.loads(line) for line in done.stdout.strip().splitlines()]
+    assert rows[0]["factors"] == dict(mtad_env.traits()["tolerance"].agenda.factors)  # the shipped factors first
+    separations = [r["high_minus_low_in_std"] for r in rows]
+    assert len(rows) == 4 and separations == sorted(separations) and separations[-1] > 2 * separations[0]
