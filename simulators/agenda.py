@@ -19,6 +19,7 @@ from mtad_env.errors import unknown
 from mtad_env.intents import INTENTS, STOP_INTENTS
 from mtad_env.metrics import turn_had_error, words
 from mtad_env.pool_scores import pool_scores
+from mtad_env.pool_task_fit import TAGS_PATH, PoolTaskFit
 from mtad_env.profiles import Profile
 from mtad_env.traits import traits
 from mtad_env.user_simulator import Turn, UserAction, UserSimulator
@@ -39,10 +40,14 @@ class AgendaConfig:
             narrows the candidates and after repetition, as that code also does (for our long-tailed pool this is
             close to uniform: 6.1 words per Regular utterance against the paper's 4.03); ``"none"`` samples the
             raw counts (3.3 words).
+        task_fit: say only pool lines that fit the task (:mod:`mtad_env.pool_task_fit`: no recipe-only line in a
+            DIY job and the reverse, no line about an ingredient or tool the task lacks), where any fits; the
+            paper's pool is not tagged, so False samples the whole pool as its code does.
     """
 
     min_turns: Mapping[str, int] = field(default_factory=lambda: {"low": 2, "neutral": 3, "high": 4})
     smoothing: str = "pool"
+    task_fit: bool = True
 
     def __post_init__(self) -> None:
         if self.smoothing not in SMOOTHING:
@@ -93,6 +98,16 @@ class _Candidates:
         return int(idx[_draw(rng, _smooth(self.weights[idx], self.smooth))])
 
 
+def _with_fit(mask: np.ndarray | None, fit: np.ndarray | None) -> np.ndarray | None:
+    """The repetition mask narrowed to the lines that fit the task; the task fit alone when none is left."""
+    if fit is None:
+        return mask
+    if mask is None:
+        return fit
+    both = mask & fit
+    return both if both.any() else fit
+
+
 def _draw(rng: np.random.Generator, weights: np.ndarray) -> int:
     cum = np.cumsum(weights)
     return min(int(np.searchsorted(cum, rng.random() * cum[-1], side="right")), len(weights) - 1)
@@ -123,6 +138,8 @@ class AgendaUserSimulator(UserSimulator):
         self._rows: dict[tuple, tuple[list[str], np.ndarray]] = {}
         self._candidates: dict[str, dict[str, _Candidates]] = {}
         self._said: dict[tuple[str, str], int] = {}
+        self.task_fit = PoolTaskFit.shipped(self.pool) if self.config.task_fit and TAGS_PATH.is_file() else None
+        self._unfit: dict[str, frozenset[int]] = {}
         self.profile, self.task, self.rng = Profile(), None, np.random.default_rng(0)
 
     def sibling(self) -> AgendaUserSimulator:
@@ -138,6 +155,7 @@ class AgendaUserSimulator(UserSimulator):
         self.profile, self.task, self.rng = profile, task, rng
         self._slot_values = task.slot_values
         self._said = {}
+        self._unfit = self.task_fit.unfit(task) if self.task_fit is not None else {}
         key = str(profile)
         if key not in self._candidates:
             self._candidates[key] = {i: self._build_candidates(i) for i in INTENTS}
@@ -217,11 +235,20 @@ class AgendaUserSimulator(UserSimulator):
         mask = overlap if mode == "overlap" else None
         if mode == "avoid":
             mask = ~overlap if not overlap.all() else cands.least_overlapping({w for u in earlier for w in words(u)})
-        k = cands.sample(self.rng, mask)
+        k = cands.sample(self.rng, _with_fit(mask, self._fit_mask(cands, intent)))
         text = cands.texts[k]
         text = fill_slots(text, self._slot_values, self.rng) if has_slots(text) else text
         self._said[intent, text] = int(cands.entries[k])
         return text
+
+    def _fit_mask(self, cands: _Candidates, intent: str) -> np.ndarray | None:
+        """Mask of the candidates that fit the episode's task; None when all do (or none does)."""
+        bad = [cands.position[e] for e in self._unfit.get(intent, ()) if e in cands.position]
+        if not bad or len(bad) == len(cands.texts):
+            return None
+        fit = np.ones(len(cands.texts), dtype=bool)
+        fit[bad] = False
+        return fit
 
     def _entry(self, intent: str, utterance: str) -> int | None:
         """The pool entry an earlier utterance came from (its template, for a filled one), if known."""

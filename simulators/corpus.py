@@ -38,7 +38,7 @@ from simulators.dialogue_generator import ERROR_INTENTS, GenerationConfig, gener
 
 logger = logging.getLogger(__name__)
 CORPUS_SPLITS: tuple[str, ...] = ("train", "valid", "test")
-STATS_VERSION = 2  # bump when Algorithm 1 changes, so that cached Regular statistics are recomputed
+STATS_VERSION = 3  # bump when Algorithm 1 changes, so that cached Regular statistics are recomputed
 Stats = dict[str, dict[str, float]]
 
 
@@ -134,6 +134,7 @@ class CorpusGenerator:
                 "tasks": content_hash([t.to_dict() for t in self.tasks["train"]]),
                 "generation": [self.config.max_turns, self.config.error_rate, sorted(self.config.error_intents)],
                 "agenda": json.loads(json.dumps(asdict(self.user.config))),
+                "task_tags": self.user.task_fit.sha256 if self.user.task_fit is not None else None,
                 "scorers": {n: scorer_for(n).name for n, t in traits().items() if t.scorer is not None}}
 
     def run(self) -> dict[str, Any]:

@@ -1,0 +1,72 @@
+"""Pool lines that fit the task: domain and needed-item tags, and agenda users that keep to them."""
+
+import json
+
+import pytest
+
+import mtad_env
+from mtad_env.domain import UtterancePool, load_tasks
+from mtad_env.intents import INTENTS
+from mtad_env.errors import DataFormatError
+from mtad_env.pool_task_fit import TAGS_PATH, PoolTaskFit
+from simulators.agenda import AgendaConfig, AgendaUserSimulator
+
+POOL = UtterancePool({intent: {f"{intent} please": 1} for intent in INTENTS} | {
+    "next": {"next": 3, "the onions are browned what's next": 1, "i sanded the board what now": 1,
+             "this smells delicious next": 1}}, "<test pool>")
+
+
+def _fit(tmp_path, entries):
+    path = tmp_path / "tags.json"
+    path.write_text(json.dumps({"version": 1, "entries": entries}))
+    return PoolTaskFit.shipped(POOL, path)
+
+
+def _task(source, ingredients=()):
+    return mtad_env.domain.Task(f"t-{source}-{'-'.join(ingredients)}", "A test task", ("Mix it.", "Serve it."),
+                                tuple(ingredients), data_source=source)
+
+
+def test_domain_and_needed_items_decide_which_tagged_lines_fit(tmp_path):
+    fit = _fit(tmp_path, {"next": {"the onions are browned what's next": {"domain": "cooking", "needs": ["onions"]},
+                                   "i sanded the board what now": {"domain": "diy", "needs": []},
+                                   "this smells delicious next": {"domain": "cooking", "needs": []}}})
+    entry = {t: POOL.entries["next"].index(t) for t in POOL.entries["next"]}
+    with_onion = fit.unfit(_task("recipe", ["1 large onion, diced"]))["next"]
+    assert with_onion == {entry["i sanded the board what now"]}  # "onions" is met by "onion"
+    without = fit.unfit(_task("recipe", ["2 cups flour"]))["next"]
+    assert without == {entry["i sanded the board what now"], entry["the onions are browned what's next"]}
+    assert fit.unfit(_task("diy"))["next"] == {entry["the onions are browned what's next"],
+                                                entry["this smells delicious next"]}
+    assert fit.unfit(_task("gardening"))["next"] == set(entry[t] for t in entry if t not in ("next",))
+    assert fit.unfit(_task("diy"))["start"] == frozenset()  # untagged lines fit every task
+
+
+@pytest.mark.parametrize("tag", [{"domain": "kitchen", "needs": []}, {"domain": None, "needs": "onions"}])
+def test_a_malformed_tag_is_refused_naming_the_entry(tmp_path, tag):
+    with pytest.raises(DataFormatError, match="i sanded the board"):
+        _fit(tmp_path, {"next": {"i sanded the board what now": tag}})
+
+
+def _said(config, split, episodes=150):
+    """Every (intent, line) agenda users of sampled profiles said in ``episodes`` dialogues of ``split``."""
+    env = mtad_env.make(simulator=AgendaUserSimulator(config=config), assistant="template", split=split)
+    said = []
+    for seed in range(episodes):
+        mtad_env.rollout(env, seed=seed)
+        said += [(t["intent"], t["user"]) for t in env.dialogue]
+    return said
+
+
+def test_agenda_users_say_no_line_of_the_other_domain_where_the_whole_pool_would():
+    pool = UtterancePool.load()
+    fit = PoolTaskFit.shipped(pool, TAGS_PATH)
+    diy_only = {(i, pool.entries[i][k]) for i, tags in fit.tags.items() for k, (d, _) in tags.items() if d == "diy"}
+    cooking_only = {(i, pool.entries[i][k]) for i, tags in fit.tags.items() for k, (d, _) in tags.items()
+                    if d == "cooking"}
+    assert diy_only and cooking_only
+    assert not set(_said(AgendaConfig(), "test")) & diy_only  # test recipes
+    assert set(_said(AgendaConfig(task_fit=False), "test")) & diy_only  # the whole pool: some DIY lines appear
+    assert not set(_said(AgendaConfig(), "diy")) & cooking_only
+    assert set(_said(AgendaConfig(task_fit=False), "diy")) & cooking_only
+
