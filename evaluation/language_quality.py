@@ -14,6 +14,9 @@ turns, degenerate ones included (their text is scored like any other):
 - ``pool_exact_rate``: share of user turns that are exactly a pool utterance; a pool template matches when each
   of its slots holds one or more words of the tasks' slot values (``"what is {ingredient}"`` matches
   ``"What is flour?"`` but not ``"what is the point"``).
+- ``off_task_rate``: share of user turns that say a pool line that does not fit the dialogue's task
+  (:mod:`mtad_env.pool_task_fit`: a recipe-only line in a DIY job or the reverse, a line about an ingredient or tool
+  the task lacks); turns of a dialogue without its task count as fitting.
 - ``distinct_1`` / ``distinct_2``: distinct word unigrams (bigrams) over all unigrams (bigrams) of the group's user
   turns, bigrams taken within an utterance; None without any.
 - ``self_repeat_rate``: share of user turns that repeat an earlier user utterance of the same dialogue.
@@ -43,19 +46,21 @@ import numpy as np
 from evaluation.dialogues import Dialogue, canonical_profile, profile_sort_key
 from mtad_env.domain import task_from_dict
 from mtad_env.errors import DataFormatError
+from mtad_env.pool_task_fit import tag_fits, tags_by_text, task_fit_of
 from mtad_env.records import DialogueRecord
 # the vocabulary's names are re-exported: the figures' callers import them from here as well
 from mtad_env.vocabulary import (WORD, Vocabulary, build_vocabulary, json_words, normalise_utterance, slot_words,
                                  task_words, template_words, words)
 
 logger = logging.getLogger(__name__)
-FIGURES: tuple[str, ...] = ("user_turns", "invented_word_rate", "pool_exact_rate", "distinct_1", "distinct_2",
-                            "self_repeat_rate", "distinct_utterances_per_1000")
-TABLE_HEADER: tuple[str, ...] = ("user turns", "invented words", "pool exact", "distinct-1", "distinct-2",
+FIGURES: tuple[str, ...] = ("user_turns", "invented_word_rate", "pool_exact_rate", "off_task_rate", "distinct_1",
+                            "distinct_2", "self_repeat_rate", "distinct_utterances_per_1000")
+TABLE_HEADER: tuple[str, ...] = ("user turns", "invented words", "pool exact", "off task", "distinct-1", "distinct-2",
                                  "self-repeat", "distinct / 1000 turns")
 TABLE_NOTE = ("Over every user turn, degenerate ones included: turns holding a word found nowhere in the pool, tasks, "
               "knowledge or the dialogue's own system turns (an undertrained LM user's tell-tale sign); turns that are "
-              "exactly a pool utterance; distinct words and word pairs over all; turns repeating an earlier one of "
+              "exactly a pool utterance; turns that say a pool line of the other domain or about an item the task "
+              "lacks; distinct words and word pairs over all; turns repeating an earlier one of "
               "the same dialogue; distinct utterances per 1,000 turns.")
 Record = DialogueRecord | Dialogue
 
@@ -108,19 +113,33 @@ class _ScoredTurn:
     invented: tuple[str, ...]
     pool: bool
     repeat: bool
+    off_task: bool = False
+
+
+def _task_fit(task: Any) -> tuple[str | None, frozenset[str]] | None:
+    """What a dialogue's task dict offers the off-task check, or None without a (readable) task."""
+    if not isinstance(task, Mapping):
+        return None
+    try:
+        return task_fit_of(task_from_dict(dict(task), "dialogue task"))
+    except DataFormatError:
+        return None
 
 
 def _scored_turns(records: Iterable[Record], vocabulary: Vocabulary) -> Iterator[_ScoredTurn]:
     """Every user turn of ``records`` with its invented words and whether it is a pool utterance or a repeat."""
+    tags = tags_by_text()
     for record in records:
-        turns, _ = _parts(record)
-        scope = dialogue_scope(record)
+        turns, task = _parts(record)
+        scope, fit = dialogue_scope(record), _task_fit(task)
         said: set[str] = set()
         for turn in turns:
             text = str(turn.get("user") or "")
             normalised = normalise_utterance(text)
+            tag = tags.get(normalised) if fit is not None else None
             yield _ScoredTurn(text, tuple(turn_invented_words(text, vocabulary, scope.words)),
-                              vocabulary.is_pool_utterance(text, scope.fillers), normalised in said)
+                              vocabulary.is_pool_utterance(text, scope.fillers), normalised in said,
+                              tag is not None and not tag_fits(tag, *fit))
             said.add(normalised)
 
 
@@ -137,10 +156,11 @@ def language_quality(records: Iterable[Record], vocabulary: Vocabulary) -> dict[
     if not scored:
         return {name: 0 if name == "user_turns" else None for name in FIGURES}
     texts = [s.text for s in scored]
-    flags = np.array([[bool(s.invented), s.pool, s.repeat] for s in scored], dtype=np.float64).mean(axis=0)
+    flags = np.array([[bool(s.invented), s.pool, s.repeat, s.off_task] for s in scored],
+                     dtype=np.float64).mean(axis=0)
     distinct = len({normalise_utterance(t) for t in texts})
     return {"user_turns": len(scored), "invented_word_rate": float(flags[0]), "pool_exact_rate": float(flags[1]),
-            "distinct_1": distinct_n(texts, 1), "distinct_2": distinct_n(texts, 2),
+            "off_task_rate": float(flags[3]), "distinct_1": distinct_n(texts, 1), "distinct_2": distinct_n(texts, 2),
             "self_repeat_rate": float(flags[2]), "distinct_utterances_per_1000": 1000.0 * distinct / len(scored)}
 
 

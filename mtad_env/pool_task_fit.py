@@ -28,6 +28,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 
 from mtad_env.domain import DATA_DIR, Task, UtterancePool
@@ -38,12 +39,13 @@ from mtad_env.vocabulary import task_words, words
 logger = logging.getLogger(__name__)
 TAGS_PATH = DATA_DIR / "pool_task_content.json"
 DOMAINS: dict[str, str] = {"recipe": "cooking", "diy": "diy"}  # a task's data_source -> its domain tag
+Tag = tuple[str | None, frozenset[str]]  # a line's (domain or None, needed words)
 
 
 class PoolTaskFit:
     """The tagged entries of one pool: ``tags[intent][entry index] = (domain or None, needed words)``."""
 
-    def __init__(self, tags: Mapping[str, Mapping[int, tuple[str | None, frozenset[str]]]], sha256: str = "") -> None:
+    def __init__(self, tags: Mapping[str, Mapping[int, Tag]], sha256: str = "") -> None:
         self.tags = {intent: dict(t) for intent, t in tags.items()}
         self.sha256 = sha256  # of the tags file: part of what cached corpus statistics are keyed by
         self._unfit: dict[tuple[str, str], dict[str, frozenset[int]]] = {}
@@ -57,7 +59,7 @@ class PoolTaskFit:
         """
         text = Path(path).read_text(encoding="utf-8")
         raw = json.loads(text)
-        tags: dict[str, dict[int, tuple[str | None, frozenset[str]]]] = {}
+        tags: dict[str, dict[int, Tag]] = {}
         for intent, entries in raw.get("entries", {}).items():
             index = {text: k for k, text in enumerate(pool.entries.get(intent, ()))}
             for text, tag in entries.items():
@@ -75,13 +77,34 @@ class PoolTaskFit:
         key = (task.id, task.data_source)
         found = self._unfit.get(key)
         if found is None:
-            domain, have = DOMAINS.get(task.data_source), task_words(task)
-            found = {intent: frozenset(k for k, (d, needs) in self.tags.get(intent, {}).items()
-                                       if (d is not None and d != domain) or not all(_has(have, w) for w in needs))
+            domain, have = task_fit_of(task)
+            found = {intent: frozenset(k for k, tag in self.tags.get(intent, {}).items()
+                                       if not tag_fits(tag, domain, have))
                      for intent in INTENTS}
             if len(self._unfit) < 4096:
                 self._unfit[key] = found
         return found
+
+
+def tag_fits(tag: Tag, domain: str | None, have: frozenset[str]) -> bool:
+    """Whether a line tagged ``tag`` fits a task of ``domain`` (None: neither cooking nor DIY) whose words are
+    ``have``: the rule of the module docstring, in one place."""
+    line_domain, needs = tag
+    return (line_domain is None or line_domain == domain) and all(_has(have, w) for w in needs)
+
+
+def task_fit_of(task: Task) -> tuple[str | None, frozenset[str]]:
+    """``(domain, words)`` of ``task``: what :func:`tag_fits` compares a line's tag with."""
+    return DOMAINS.get(task.data_source), frozenset(task_words(task))
+
+
+@lru_cache(maxsize=4)
+def tags_by_text(path: str = str(TAGS_PATH)) -> dict[str, Tag]:
+    """The tags of ``path`` keyed by each line's words joined by spaces (its intent left out), to recognise a tagged
+    line in any dialogue whatever its case and punctuation."""
+    raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    return {" ".join(words(text)): (tag.get("domain"), frozenset(w for n in tag.get("needs", []) for w in words(n)))
+            for entries in raw.get("entries", {}).values() for text, tag in entries.items()}
 
 
 def _has(have: frozenset[str] | set[str], word: str) -> bool:

@@ -140,4 +140,18 @@ def test_the_suite_report_has_a_language_table():
     figures = language_quality([dialogue(("next", ""))], build_vocabulary())
     lines = _language({"reference": {"agenda": figures}, "single": {"sts": figures}})
     assert lines[0] == "| group | simulator | " + " | ".join(TABLE_HEADER) + " |"
-    assert lines[2] == "| reference | agenda | 1 | 0.0% | 100.0% | 1.000 | n/a | 0.0% | 1000 |"
+    assert lines[2] == "| reference | agenda | 1 | 0.0% | 100.0% | 0.0% | 1.000 | n/a | 0.0% | 1000 |"
+
+
+def test_a_pool_line_of_the_other_domain_or_about_a_missing_item_counts_as_off_task(vocab):
+    from mtad_env.domain import load_tasks
+
+    recipe = next(t for t in load_tasks("test") if t.data_source == "recipe" and "onion" not in str(t.to_dict()))
+    diy = load_tasks("diy")[0].to_dict()
+    legs = "I screwed in all four legs of the table, so what's the next step in the instructions?"
+    onions = "done with the cutting of the uh the onions next step please"
+    in_recipe = language_quality([dialogue((legs, ""), (onions, ""), ("next", ""), ("let's cook", ""),
+                                           task=recipe.to_dict())], vocab)
+    assert in_recipe["off_task_rate"] == 0.5  # the DIY line and the onions the recipe lacks; not "next" or cooking
+    assert language_quality([dialogue(("let's cook", ""), ("next", ""), task=diy)], vocab)["off_task_rate"] == 0.5
+    assert language_quality([dialogue((legs, ""))], vocab)["off_task_rate"] == 0.0  # no task: cannot be judged
