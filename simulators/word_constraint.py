@@ -41,6 +41,7 @@ from mtad_env.vocabulary import WORD, build_vocabulary, task_words
 
 logger = logging.getLogger(__name__)
 WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789'")
+MAX_KEPT_MASKS = 50_000  # unfinished words whose mask is kept (a vocabulary's worth; ~2.5 KB each at 2,500 tokens)
 
 
 class WordLexicon:
@@ -113,7 +114,8 @@ class WordLexicon:
             found = self.from_start & self.separates if self.closes(run) else torch.zeros(len(self), dtype=torch.bool)
             for i in self._candidates(run):
                 found[i] = self.advance(run, i) is not None
-            self._masks[run] = found
+            if len(self._masks) < MAX_KEPT_MASKS:
+                self._masks[run] = found
         return found
 
     def _candidates(self, run: str) -> list[int]:
