@@ -159,8 +159,15 @@ class Batcher:
 
     def _reply(self, job: Job, tokens: list[int]) -> Reply:
         from simulators.lm_simulator import parse_action
+        from simulators.word_constraint import WordState, drop_unfinished
 
         tokens = tokens[:job.request.sampling.max_tokens]
         finish = "stop" if tokens and tokens[-1] == self.lm.end_id else "length"
-        action = parse_action(self.lm.tokenizer.decode(tokens, skip_special_tokens=False))
+        text = self.lm.tokenizer.decode(tokens, skip_special_tokens=False)
+        if finish == "length" and job.decode.words is not None:  # cut by the token limit: drop a word cut short
+            state = WordState(job.decode.words.lexicon)
+            for token in tokens:
+                state.advance(token)
+            text = drop_unfinished(text, state)
+        action = parse_action(text)
         return Reply(action.intent, action.utterance, finish, len(job.decode.prompt_ids), len(tokens))
