@@ -57,11 +57,11 @@ class PoolTaskFit:
         Raises:
             DataFormatError: the file is malformed (a bad domain, needs that are not lists of words).
         """
-        text = Path(path).read_text(encoding="utf-8")
-        raw = json.loads(text)
+        content = Path(path).read_text(encoding="utf-8")
+        raw = json.loads(content)
         tags: dict[str, dict[int, Tag]] = {}
         for intent, entries in raw.get("entries", {}).items():
-            index = {text: k for k, text in enumerate(pool.entries.get(intent, ()))}
+            index = {line: k for k, line in enumerate(pool.entries.get(intent, ()))}
             for text, tag in entries.items():
                 domain, needs = tag.get("domain"), tag.get("needs", [])
                 if domain not in (None, *DOMAINS.values()) or not isinstance(needs, list):
@@ -70,7 +70,7 @@ class PoolTaskFit:
                 if text in index:
                     tags.setdefault(intent, {})[index[text]] = (domain, frozenset(w for n in needs for w in words(n)))
         logger.debug("pool task tags: %d entries", sum(map(len, tags.values())))
-        return cls(tags, hashlib.sha256(text.encode("utf-8")).hexdigest())
+        return cls(tags, hashlib.sha256(content.encode("utf-8")).hexdigest())
 
     def unfit(self, task: Task) -> dict[str, frozenset[int]]:
         """Per intent, the entry indices that do not fit ``task`` (kept per task)."""

@@ -70,3 +70,12 @@ def test_agenda_users_say_no_line_of_the_other_domain_where_the_whole_pool_would
     assert not set(_said(AgendaConfig(), "diy")) & cooking_only
     assert set(_said(AgendaConfig(task_fit=False), "diy")) & cooking_only
 
+
+
+def test_the_tags_hash_is_the_files_and_changes_with_it(tmp_path):
+    import hashlib
+
+    first = _fit(tmp_path, {"next": {"i sanded the board what now": {"domain": "diy", "needs": []}}})
+    assert first.sha256 == hashlib.sha256((tmp_path / "tags.json").read_bytes()).hexdigest()
+    second = _fit(tmp_path, {"next": {"i sanded the board what now": {"domain": "diy", "needs": ["board"]}}})
+    assert second.sha256 != first.sha256
