@@ -100,13 +100,20 @@ class ScaledCorpusGenerator(CorpusGenerator):
         cursors = [self._cursor(split, profile, n) for split, profile, n in items]
         workers = self.session.workers
 
+        turn = [0]  # the file the next shard is looked for in first
+
         def next_shard() -> tuple[int, int, int] | None:
-            for index, cursor in enumerate(cursors):
+            # Files take turns: shards in flight spread over files instead of piling up on one, whose last
+            # shards would run past its n-th accepted dialogue (wasted) on every worker at once.
+            for k in range(len(cursors)):
+                index = (turn[0] + k) % len(cursors)
+                cursor = cursors[index]
                 wanted = cursor.wants()
                 if wanted > 0:
                     size = min(MAX_SHARD, max(4, math.ceil(wanted / workers)), cursor.cap - cursor.dispatched)
                     start = cursor.dispatched
                     cursor.dispatched += size
+                    turn[0] = index + 1
                     return index, start, start + size
             return None
 
