@@ -57,18 +57,13 @@ class PoolTaskFit:
         Raises:
             DataFormatError: the file is malformed (a bad domain, needs that are not lists of words).
         """
-        content = Path(path).read_text(encoding="utf-8")
-        raw = json.loads(content)
+        content, by_intent = _read_tags(path)
         tags: dict[str, dict[int, Tag]] = {}
-        for intent, entries in raw.get("entries", {}).items():
+        for intent, entries in by_intent.items():
             index = {line: k for k, line in enumerate(pool.entries.get(intent, ()))}
             for text, tag in entries.items():
-                domain, needs = tag.get("domain"), tag.get("needs", [])
-                if domain not in (None, *DOMAINS.values()) or not isinstance(needs, list):
-                    raise DataFormatError(f"{path}: {intent} {text!r}: domain must be one of cooking, diy or null "
-                                          f"and needs a list of words, got {tag!r}")
                 if text in index:
-                    tags.setdefault(intent, {})[index[text]] = (domain, frozenset(w for n in needs for w in words(n)))
+                    tags.setdefault(intent, {})[index[text]] = tag
         logger.debug("pool task tags: %d entries", sum(map(len, tags.values())))
         return cls(tags, hashlib.sha256(content.encode("utf-8")).hexdigest())
 
@@ -102,9 +97,25 @@ def task_fit_of(task: Task) -> tuple[str | None, frozenset[str]]:
 def tags_by_text(path: str = str(TAGS_PATH)) -> dict[str, Tag]:
     """The tags of ``path`` keyed by each line's words joined by spaces (its intent left out), to recognise a tagged
     line in any dialogue whatever its case and punctuation."""
-    raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    return {" ".join(words(text)): (tag.get("domain"), frozenset(w for n in tag.get("needs", []) for w in words(n)))
-            for entries in raw.get("entries", {}).values() for text, tag in entries.items()}
+    return {" ".join(words(text)): tag for entries in _read_tags(path)[1].values() for text, tag in entries.items()}
+
+
+def _read_tags(path: str | Path) -> tuple[str, dict[str, dict[str, Tag]]]:
+    """The tags file's text and its tags by intent and line, checked.
+
+    Raises:
+        DataFormatError: a bad domain, or needs that are not a list of words.
+    """
+    content = Path(path).read_text(encoding="utf-8")
+    out: dict[str, dict[str, Tag]] = {}
+    for intent, entries in json.loads(content).get("entries", {}).items():
+        for text, tag in entries.items():
+            domain, needs = tag.get("domain"), tag.get("needs", [])
+            if domain not in (None, *DOMAINS.values()) or not isinstance(needs, list):
+                raise DataFormatError(f"{path}: {intent} {text!r}: domain must be one of cooking, diy or null "
+                                      f"and needs a list of words, got {tag!r}")
+            out.setdefault(intent, {})[text] = (domain, frozenset(w for n in needs for w in words(n)))
+    return content, out
 
 
 def _has(have: frozenset[str] | set[str], word: str) -> bool:
