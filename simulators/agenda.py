@@ -25,6 +25,7 @@ from mtad_env.traits import traits
 from mtad_env.user_simulator import Turn, UserAction, UserSimulator
 
 SMOOTHING: tuple[str, ...] = ("none", "pool", "every")
+MAX_FIT_MASKS = 65_536  # (profile, task, intent) task-fit masks kept
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,7 @@ class AgendaUserSimulator(UserSimulator):
         self._said: dict[tuple[str, str], int] = {}
         self.task_fit = PoolTaskFit.shipped(self.pool) if self.config.task_fit and TAGS_PATH.is_file() else None
         self._unfit: dict[str, frozenset[int]] = {}
+        self._fit_masks: dict[tuple[str, str, str, str], np.ndarray | None] = {}
         self.profile, self.task, self.rng = Profile(), None, np.random.default_rng(0)
 
     def sibling(self) -> AgendaUserSimulator:
@@ -242,12 +244,18 @@ class AgendaUserSimulator(UserSimulator):
         return text
 
     def _fit_mask(self, cands: _Candidates, intent: str) -> np.ndarray | None:
-        """Mask of the candidates that fit the episode's task; None when all do (or none does)."""
+        """Mask of the candidates that fit the episode's task; None when all do (or none does). Kept per profile,
+        task and intent (shared with siblings): it is asked for on every turn."""
+        key = (str(self.profile), self.task.id, self.task.data_source, intent)
+        if key in self._fit_masks:
+            return self._fit_masks[key]
         bad = [cands.position[e] for e in self._unfit.get(intent, ()) if e in cands.position]
-        if not bad or len(bad) == len(cands.texts):
-            return None
-        fit = np.ones(len(cands.texts), dtype=bool)
-        fit[bad] = False
+        fit = None
+        if bad and len(bad) < len(cands.texts):
+            fit = np.ones(len(cands.texts), dtype=bool)
+            fit[bad] = False
+        if len(self._fit_masks) < MAX_FIT_MASKS:
+            self._fit_masks[key] = fit
         return fit
 
     def _entry(self, intent: str, utterance: str) -> int | None:
