@@ -13,7 +13,7 @@ from mtad_env import PackError
 from mtad_env.packs import load_pack
 from simulators.lm_simulator import LMUserSimulator, parse_action
 from simulators.prompting import build_prompt, completion_text, parse_completion, prompt_text
-from training.pack_builder import TrainConfig, build_pack
+from training.pack_builder import TrainConfig, build_pack, corpus_sha256
 
 
 def test_micro_pack_has_tokenizer_base_17_sts_adapters_and_jts(micro_pack):
@@ -28,6 +28,14 @@ def test_micro_pack_has_tokenizer_base_17_sts_adapters_and_jts(micro_pack):
     assert m["preset"] == "micro" and m["seed"] == 0 and len(m["corpus_sha256"]) == 64
     assert all(np.isfinite(a["val_loss"]) for a in m["adapters"].values()) and np.isfinite(m["jts"]["val_loss"])
     assert not list(micro_pack.rglob("*.bin")) and not list(micro_pack.rglob("*.pt"))
+
+
+def test_corpus_hash_follows_the_turns_not_only_the_dialogue_ids():
+    records = [{"dialog_id": f"d{i}", "dialog": [{"user": "next", "system": f"Step {i}"}]} for i in range(3)]
+    edited = json.loads(json.dumps(records))
+    edited[1]["dialog"][0]["user"] = "what's next"
+    assert corpus_sha256(records) == corpus_sha256(records[::-1])  # file order does not matter
+    assert corpus_sha256(records) != corpus_sha256(edited)
 
 
 def test_resume_after_a_finished_run_changes_nothing(micro_pack):

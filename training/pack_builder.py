@@ -7,6 +7,7 @@ the tokenizer, pretrain the base (or adapt a local ``--backbone``), train one Lo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -150,13 +151,11 @@ class PackBuilder:
     def _finish(self, state: dict) -> Pack:
         p: Preset = self.preset
         corpus = self.config.corpus or str(self.work / "corpus")
-        from mtad_env.domain import content_hash
-
         manifest = {
             "preset": p.name, "seed": self.config.seed, "backbone": self.config.backbone or "scratch",
             "prompt_format": p.prompt_format,
             "backbone_config": json.loads((self.out / "base" / "config.json").read_text()),
-            "corpus_sha256": content_hash(sorted(r["dialog_id"] for r in read_corpus(corpus))),
+            "corpus_sha256": corpus_sha256(read_corpus(corpus)),
             "base_val_loss": state["base_val_loss"],
             "adapters": {v["profile"]: {"path": f"adapters/{k}", "val_loss": v["val_loss"]}
                          for k, v in state["adapters"].items()},
@@ -190,6 +189,15 @@ def encode_records(records: list[dict], tokenizer, preset: Preset, with_profile:
         return dialogue_sequences(records, tokenizer, with_profile, preset.max_len,
                                   with_task=preset.prompt_format == "task_dialogue")
     return encode(build_examples(records, with_profile, seed), tokenizer, preset.max_len)
+
+
+def corpus_sha256(records: list[dict]) -> str:
+    """SHA-256 of the corpus' dialogues, each as canonical JSON, in dialogue-id order: it changes when any turn
+    does (dialogue ids alone stay the same when the corpus is regenerated with a changed Algorithm 1)."""
+    digest = hashlib.sha256()
+    for record in sorted(records, key=lambda r: r["dialog_id"]):
+        digest.update(json.dumps(record, sort_keys=True, ensure_ascii=False).encode("utf-8") + b"\n")
+    return digest.hexdigest()
 
 
 def _first_per_profile(records: list[dict], n: int) -> list[dict]:
