@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+from copy import deepcopy
 from typing import Any
 
 import gymnasium
@@ -54,13 +55,13 @@ class AssistantEnv(gymnasium.Env):
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
         self.begin_reset(seed, options)
         self.user_turn()
-        return self.observation(), dict(self.cta.infos["assistant"])
+        return self.observation(), self.info()
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         reward, terminated, truncated, info = self.assistant_turn(action)
         if not (terminated or truncated) and self.user_turn():
             terminated = True
-            info = dict(self.cta.infos["assistant"])
+            info = self.info()
         return self.observation(), reward, terminated, truncated, info
 
     # The two halves of reset and step, for vector environments that let their users speak in one batch
@@ -75,11 +76,15 @@ class AssistantEnv(gymnasium.Env):
         speaks next. A user that ended the dialogue in its first turn (an LM user can) leaves nothing to act on:
         the step ends the episode with reward 0."""
         if self.cta.agent_selection != "assistant":
-            return 0.0, True, False, dict(self.cta.infos["assistant"])
+            return 0.0, True, False, self.info()
         self.cta.step(int(np.asarray(action).item()))
         reward = float(self.cta.rewards["assistant"])
         terminated, truncated = self.cta.terminations["assistant"], self.cta.truncations["assistant"]
-        return reward, terminated, truncated, dict(self.cta.infos["assistant"])
+        return reward, terminated, truncated, self.info()
+
+    def info(self) -> dict:
+        """The assistant's info now, a copy of its own: what was returned earlier is never changed later."""
+        return deepcopy(self.cta.infos["assistant"])
 
     def observation(self) -> np.ndarray:
         """The assistant's feature vector now."""

@@ -55,7 +55,7 @@ class BatchedUsersVecEnv(DummyVecEnv):
             env.begin_reset(seed=self._seeds[i], options=self._options[i] or None)
         self._users_speak(range(self.num_envs))
         for i, env in enumerate(self.envs):
-            self.reset_infos[i] = dict(env.cta.infos["assistant"])
+            self.reset_infos[i] = env.info()
             self._save_obs(i, env.observation())
         self._reset_seeds()
         self._reset_options()
@@ -68,7 +68,7 @@ class BatchedUsersVecEnv(DummyVecEnv):
         finished = []
         for i, (reward, terminated, truncated, info) in enumerate(turns):
             if ended.get(i):
-                terminated, info = True, dict(self.envs[i].cta.infos["assistant"])
+                terminated, info = True, self.envs[i].info()
             self.buf_rews[i], self.buf_dones[i] = reward, terminated or truncated
             info["TimeLimit.truncated"] = truncated and not terminated
             self.buf_infos[i] = info
@@ -80,7 +80,7 @@ class BatchedUsersVecEnv(DummyVecEnv):
                 self._save_obs(i, self.envs[i].observation())
         self._users_speak(finished)  # the new episodes' first user turns, in one batch too
         for i in finished:
-            self.reset_infos[i] = dict(self.envs[i].cta.infos["assistant"])
+            self.reset_infos[i] = self.envs[i].info()
             self._save_obs(i, self.envs[i].observation())
         return self._obs_from_buf(), np.copy(self.buf_rews), np.copy(self.buf_dones), deepcopy(self.buf_infos)
 
@@ -152,7 +152,7 @@ class BatchedUsersVectorEnv(SyncVectorEnv):
         infos: dict[str, Any] = {}
         for i in indices:
             self._env_obs[i] = self.envs[i].observation()
-            infos = self._add_info(infos, dict(self.envs[i].cta.infos["assistant"]), i)
+            infos = self._add_info(infos, self.envs[i].info(), i)
         return self._batched_observations(), infos
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
@@ -171,7 +171,7 @@ class BatchedUsersVectorEnv(SyncVectorEnv):
         for i in range(self.num_envs):
             reward, terminated, truncated, info = turns.get(i, (0.0, False, False, None))
             if i in resetting or ended.get(i):
-                info = dict(self.envs[i].cta.infos["assistant"])
+                info = self.envs[i].info()
                 terminated = terminated or (i not in resetting)
             self._rewards[i], self._terminations[i], self._truncations[i] = reward, terminated, truncated
             self._env_obs[i] = self.envs[i].observation()
@@ -184,7 +184,7 @@ class BatchedUsersVectorEnv(SyncVectorEnv):
         users_speak(self.envs, finished)  # same_step: the new episodes' first user turns, in one batch too
         for i in finished:
             self._env_obs[i] = self.envs[i].observation()
-            infos = self._add_info(infos, dict(self.envs[i].cta.infos["assistant"]), i)
+            infos = self._add_info(infos, self.envs[i].info(), i)
         self._autoreset_envs = np.logical_or(self._terminations, self._truncations)
         return (self._batched_observations(), np.copy(self._rewards), np.copy(self._terminations),
                 np.copy(self._truncations), infos)

@@ -179,3 +179,21 @@ def test_gymnasium_vector_env_reset_mask_and_disabled_autoreset():
     venv.step(np.zeros(2, dtype=np.int64))  # stepping works again
     with pytest.raises(InvalidValueError, match="autoreset_mode"):
         make_batched_vector_env(2, autoreset_mode="sometimes")
+
+
+def test_the_environments_of_both_vector_envs_pass_gymnasium_and_sb3_checkers_with_lm_users(micro_pack):
+    """Neither library checks a vector environment as a whole; both check the environments it is made of, here
+    with the STS users the vector environments batch, and the batched spaces are those of the single one."""
+    from gymnasium.utils.env_checker import check_env as gym_check_env
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    from mtad_env.vector_env import make_batched_vector_env
+
+    kwargs = {"simulator": "sts", "profile": "verbosity=high", "split": "test", "pack": str(micro_pack)}
+    for venv in (make_batched_vec_env(2, seed=0, **kwargs), make_batched_vector_env(2, **kwargs)):
+        gym_check_env(venv.envs[0], skip_render_check=True)  # the environments are alike: check one of each
+        sb3_check_env(venv.envs[1], warn=True)
+    sb3_venv = make_batched_vec_env(2, seed=0, **kwargs)
+    assert sb3_venv.observation_space == sb3_venv.envs[0].observation_space
+    obs = sb3_venv.reset()
+    assert obs.shape == (2, 41) and all(sb3_venv.observation_space.contains(o) for o in obs)
