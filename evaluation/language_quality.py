@@ -46,7 +46,7 @@ import numpy as np
 from evaluation.dialogues import Dialogue, canonical_profile, profile_sort_key
 from mtad_env.domain import task_from_dict
 from mtad_env.errors import DataFormatError
-from mtad_env.pool_task_fit import tag_fits, tags_by_text, task_fit_of
+from mtad_env.pool_task_fit import line_fits, task_fit_of
 from mtad_env.records import DialogueRecord
 # the vocabulary's names are re-exported: the figures' callers import them from here as well
 from mtad_env.vocabulary import (WORD, Vocabulary, build_vocabulary, json_words, normalise_utterance, slot_words,
@@ -128,7 +128,6 @@ def _task_fit(task: Any) -> tuple[str | None, frozenset[str]] | None:
 
 def _scored_turns(records: Iterable[Record], vocabulary: Vocabulary) -> Iterator[_ScoredTurn]:
     """Every user turn of ``records`` with its invented words and whether it is a pool utterance or a repeat."""
-    tags = tags_by_text()
     for record in records:
         turns, task = _parts(record)
         scope, fit = dialogue_scope(record), _task_fit(task)
@@ -136,10 +135,9 @@ def _scored_turns(records: Iterable[Record], vocabulary: Vocabulary) -> Iterator
         for turn in turns:
             text = str(turn.get("user") or "")
             normalised = normalise_utterance(text)
-            tag = tags.get(normalised) if fit is not None else None
             yield _ScoredTurn(text, tuple(turn_invented_words(text, vocabulary, scope.words)),
                               vocabulary.is_pool_utterance(text, scope.fillers), normalised in said,
-                              tag is not None and not tag_fits(tag, *fit))
+                              fit is not None and not line_fits(text, fit))
             said.add(normalised)
 
 

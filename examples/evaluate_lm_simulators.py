@@ -48,6 +48,8 @@ def main() -> None:
     parser.add_argument("--reference-size", type=int, default=100, help="reference test dialogues per profile")
     parser.add_argument("--free-words", action="store_true",
                         help="let the model spell any word (the model alone; default: the word constraint)")
+    parser.add_argument("--no-task-fit", action="store_true",
+                        help="keep utterances unfit for the task (default: LM users redraw them)")
     parser.add_argument("--out", default="runs/lm_eval")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -62,7 +64,8 @@ def main() -> None:
             log.unlink()
         for profile in profile_set(args.profiles):
             logger.info("%s %s", simulator, profile)
-            extra = (["--pack", args.pack] if args.pack else []) + (["--free-words"] if args.free_words else [])
+            extra = (["--pack", args.pack] if args.pack else []) + (["--free-words"] if args.free_words else []) + (
+                ["--no-task-fit"] if args.no_task_fit else [])
             run(["simulate", "--profile", str(profile), "--simulator", simulator, "--assistant", args.assistant,
                  "--episodes", str(args.episodes), "--split", args.split, "--seed", str(args.seed), "--log", str(log),
                  "--batch-size", "20", *extra])

@@ -34,7 +34,7 @@ from pathlib import Path
 from mtad_env.domain import DATA_DIR, Task, UtterancePool
 from mtad_env.errors import DataFormatError
 from mtad_env.intents import INTENTS
-from mtad_env.vocabulary import task_words, words
+from mtad_env.vocabulary import normalise_utterance, task_words, words
 
 logger = logging.getLogger(__name__)
 TAGS_PATH = DATA_DIR / "pool_task_content.json"
@@ -91,6 +91,13 @@ def tag_fits(tag: Tag, domain: str | None, have: frozenset[str]) -> bool:
 def task_fit_of(task: Task) -> tuple[str | None, frozenset[str]]:
     """``(domain, words)`` of ``task``: what :func:`tag_fits` compares a line's tag with."""
     return DOMAINS.get(task.data_source), frozenset(task_words(task))
+
+
+def line_fits(text: str, fit: tuple[str | None, frozenset[str]]) -> bool:
+    """Whether the utterance ``text`` fits a task whose :func:`task_fit_of` is ``fit``; a line the tags file does
+    not hold (whatever its case and punctuation) fits every task."""
+    tag = tags_by_text().get(normalise_utterance(text))
+    return tag is None or tag_fits(tag, *fit)
 
 
 @lru_cache(maxsize=4)

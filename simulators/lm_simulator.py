@@ -18,6 +18,7 @@ from mtad_env.domain import Task
 from mtad_env.errors import InvalidValueError, PackError, unknown
 from mtad_env.model_loading import quiet_model_loading
 from mtad_env.packs import Pack, default_pack_path, load_pack
+from mtad_env.pool_task_fit import line_fits, task_fit_of
 from mtad_env.profiles import Profile
 from mtad_env.records import DEGENERATE
 from mtad_env.registry import LM_SIMULATORS
@@ -83,6 +84,7 @@ def load_pack_model(pack: str | Path | None = None, device: str = "auto") -> Pac
 
 
 MODES = LM_SIMULATORS
+TASK_FIT_DECODES = 4  # decodes of a turn whose utterance does not fit the task, at most (the last one is kept)
 
 
 class LMUserSimulator(UserSimulator):
@@ -103,12 +105,16 @@ class LMUserSimulator(UserSimulator):
         word_constraint: sample only tokens that spell words of the vocabulary (the pool, the tasks, the knowledge
             files and the episode's task: :mod:`simulators.word_constraint`); False lets the model spell anything,
             to study the model alone.
+        task_fit: redraw an utterance that is a pool line unfit for the episode's task (a recipe-only line in a DIY
+            job or the reverse, a line about an ingredient or tool the task lacks: :mod:`mtad_env.pool_task_fit`),
+            up to :data:`TASK_FIT_DECODES` decodes per turn, the last one kept whatever it says; False keeps the
+            first decode.
     """
 
     def __init__(self, pack: str | Path | None = None, mode: str = "sts", weights: Sequence[float] | str | None = None,
                  adapters: Sequence[str] | None = None, temperature: float = 1.0, top_p: float = 0.95,
                  max_new_tokens: int = 40, device: str = "auto", cache_turns: bool = True,
-                 word_constraint: bool = True) -> None:
+                 word_constraint: bool = True, task_fit: bool = True) -> None:
         if mode not in MODES:
             raise unknown("LM simulator mode", mode, MODES)
         self.name, self.mode = mode, mode
@@ -121,12 +127,14 @@ class LMUserSimulator(UserSimulator):
         self.levels: list[str] = ["dialogue"]
         self.task: Task | None = None
         self.word_constraint, self.lexicon = word_constraint, None
+        self.task_fit, self.fit = task_fit, None
         dialogue_format = self.lm.pack.prompt_format in DIALOGUE_FORMATS
         self.turn_cache = TurnCache() if cache_turns and dialogue_format else None
 
     def reset(self, profile: Profile, task: Task, rng: np.random.Generator) -> None:
         self.profile, self.rng, self.task = profile, rng, task
         self.lexicon = lexicon_for(self.lm.tokenizer, task) if self.word_constraint else None
+        self.fit = task_fit_of(task) if self.task_fit and task is not None else None
         if self.turn_cache is not None:
             self.turn_cache.clear()
         if self.mode == "jts":
@@ -153,7 +161,7 @@ class LMUserSimulator(UserSimulator):
         """How this episode decodes (written into episode logs, so evaluation can find weight sweeps)."""
         weights = normalise_weights(self.weights, len(self.active), self.active)
         return {"mode": self.mode, "adapters": list(self.active), "weights": [round(float(w), 6) for w in weights],
-                "word_constraint": self.word_constraint}
+                "word_constraint": self.word_constraint, "task_fit": self.task_fit}
 
     def request(self, history: Sequence[Turn], use_cache: bool = True) -> DecodeRequest:
         """The decoding job of this simulator's next turn (``use_cache``: with this dialogue's turn cache, if any;
@@ -183,17 +191,26 @@ class LMUserSimulator(UserSimulator):
     @classmethod
     def act_many(cls, simulators: Sequence[LMUserSimulator], histories: Sequence[Sequence[Turn]]) -> list[UserAction]:
         """The next turns of several LM users: those over one pack decode in one batch, each with its own
-        sampling settings; a simulator that appears once keeps its dialogue's turn cache."""
+        sampling settings; a simulator that appears once keeps its dialogue's turn cache. Turns unfit for their
+        task are redrawn together (see ``task_fit``)."""
         by_model: dict[int, list[int]] = {}
         for i, sim in enumerate(simulators):
             by_model.setdefault(id(sim.lm), []).append(i)
         appearances = Counter(id(s) for s in simulators)
         actions: list[UserAction] = [UserAction("", "")] * len(simulators)
         for members in by_model.values():
-            requests = [simulators[i].request(histories[i], appearances[id(simulators[i])] == 1) for i in members]
-            for i, action in zip(members, decode_actions(simulators[members[0]].lm, requests)):
-                actions[i] = action
+            for _ in range(TASK_FIT_DECODES):
+                requests = [simulators[i].request(histories[i], appearances[id(simulators[i])] == 1) for i in members]
+                for i, action in zip(members, decode_actions(simulators[members[0]].lm, requests)):
+                    actions[i] = action
+                members = [i for i in members if not simulators[i].fits(actions[i])]
+                if not members:
+                    break
         return actions
+
+    def fits(self, action: UserAction) -> bool:
+        """Whether ``action`` fits this episode's task (always, without ``task_fit`` or a task)."""
+        return self.fit is None or line_fits(action.utterance, self.fit)
 
 
 def decode_actions(lm: PackModel, requests: Sequence[DecodeRequest]) -> list[UserAction]:

@@ -79,3 +79,53 @@ def test_the_tags_hash_is_the_files_and_changes_with_it(tmp_path):
     assert first.sha256 == hashlib.sha256((tmp_path / "tags.json").read_bytes()).hexdigest()
     second = _fit(tmp_path, {"next": {"i sanded the board what now": {"domain": "diy", "needs": ["board"]}}})
     assert second.sha256 != first.sha256
+
+
+UNFIT_IN_RECIPES = "i screwed in all four legs of the table so what's the next step in the instructions"
+
+
+def test_line_fits_reads_the_tags_whatever_the_case_and_punctuation():
+    from mtad_env.pool_task_fit import line_fits, task_fit_of
+
+    recipe, diy = load_tasks("test")[0], load_tasks("diy")[0]
+    assert not line_fits(UNFIT_IN_RECIPES.upper() + "?", task_fit_of(recipe))
+    assert not line_fits(UNFIT_IN_RECIPES, task_fit_of(diy))  # a DIY line, but this job has no table legs
+    assert line_fits("Let's return to the project!", task_fit_of(diy))
+    assert not line_fits("let's return to the project", task_fit_of(recipe))
+    assert line_fits("next step please", task_fit_of(recipe))  # untagged lines fit every task
+
+
+@pytest.mark.parametrize("task_fit", [True, False])
+def test_lm_users_redraw_turns_unfit_for_their_task_together(micro_pack, monkeypatch, task_fit):
+    """Dialogue 0 first says a DIY-only line in a recipe, then a fitting one; dialogue 1 always fits. With the fit on,
+    only dialogue 0 is decoded again; a user that never fits keeps its last draw after TASK_FIT_DECODES."""
+    import numpy as np
+
+    import simulators.lm_simulator as lm
+    from mtad_env.profiles import Profile
+    from mtad_env.user_simulator import UserAction
+
+    draws = {0: [UNFIT_IN_RECIPES, "what's next"], 1: ["next please"]}
+    calls: list[int] = []
+
+    def fake_decode(model, requests):
+        calls.append(len(requests))
+        return [UserAction("next", draws[r.dialogue].pop(0) if len(draws[r.dialogue]) > 1 else draws[r.dialogue][0])
+                for r in requests]
+
+    users = [lm.LMUserSimulator(micro_pack, task_fit=task_fit) for _ in range(2)]
+    for i, user in enumerate(users):
+        user.reset(Profile(), load_tasks("test")[0], np.random.default_rng(i))
+        original = user.request
+        user.request = lambda history, cache=True, original=original, i=i: setattr(
+            request := original(history, cache), "dialogue", i) or request
+    monkeypatch.setattr(lm, "decode_actions", fake_decode)
+    actions = lm.LMUserSimulator.act_many(users, [[], []])
+    if task_fit:
+        assert [a.utterance for a in actions] == ["what's next", "next please"] and calls == [2, 1]
+        assert users[0].decoding()["task_fit"] is True
+        draws[0] = [UNFIT_IN_RECIPES]
+        calls.clear()
+        assert users[0].act([]).utterance == UNFIT_IN_RECIPES and calls == [1] * lm.TASK_FIT_DECODES
+    else:
+        assert [a.utterance for a in actions] == [UNFIT_IN_RECIPES, "next please"] and calls == [2]

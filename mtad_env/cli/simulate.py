@@ -34,6 +34,9 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--free-words", action="store_true",
                    help="LM users: let the model spell any word (default: only words of the utterance pool, the "
                         "tasks and the knowledge files; see simulators.word_constraint)")
+    s.add_argument("--no-task-fit", action="store_true",
+                   help="LM users: keep an utterance unfit for the task (default: redraw a pool line of the other "
+                        "domain or about an item the task lacks, up to 4 decodes; see mtad_env.pool_task_fit)")
     s.add_argument("--seed", type=int, default=0, metavar="S", help="episode i is reset with seed S + i")
     s.add_argument("--max-turns", type=positive_int, default=20, metavar="N",
                    help="user turns before an episode is cut")
@@ -97,6 +100,8 @@ def run_simulate(args: argparse.Namespace) -> int:
         options["pack"] = args.pack
     if args.free_words:
         options["word_constraint"] = False
+    if args.no_task_fit:
+        options["task_fit"] = False
     scale = scale_options(args)
     seeds = [args.seed + i for i in range(args.episodes)]
     batch_size = args.batch_size or (1 if args.simulator == "agenda" else 16)
