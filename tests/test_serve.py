@@ -283,3 +283,20 @@ def test_bench_serve_reports_both_concurrencies_over_http(micro_pack):
     assert set(result) == {"concurrency_1", "concurrency_4", "speedup"} and result["speedup"] > 0
     for row in (result["concurrency_1"], result["concurrency_4"]):
         assert set(row) == {"replies_per_s", "p50_ms", "p99_ms", "errors"} and row["errors"] == 0
+
+
+def test_an_lm_reply_unfit_for_the_task_is_drawn_again_with_the_generator_going_on(micro_pack):
+    from simulators.lm_simulator import TASK_FIT_DECODES
+    from simulators.serving.protocol import Reply, parse_request
+
+    unfit = "i screwed in all four legs of the table so what's the next step in the instructions"  # DIY-only
+    models = UserModels(micro_pack)
+    job = models.prepare(parse_request({"model": "sts/verbosity=high", "seed": 3,
+                                        "messages": [{"role": "system", "content": TASK.id}]}))
+    first = job.decode
+    assert not job.redraw(Reply("next", "next step please"))
+    assert job.redraw(Reply("next", unfit)) and job.decode is not first and job.draws == 2
+    assert job.decode.prompt_ids == first.prompt_ids and job.decode.rng is first.rng
+    while job.redraw(Reply("next", unfit)):
+        pass
+    assert job.draws == TASK_FIT_DECODES  # the last draw is kept whatever it says

@@ -11,7 +11,9 @@ A request's tokens do not depend on the rest of its batch: each has its own gene
 per row is the same alone or in a batch, and a dialogue's first n tokens are the same whatever the batch's token
 limit (one uniform per token, none after the stop token). A request whose client went away before its batch
 started is dropped; one that goes away during the decode is decoded and its reply discarded, so the others lose
-nothing.
+nothing. A reply that is a pool line unfit for the request's task is drawn again in a later batch (see
+:meth:`simulators.serving.users.Job.redraw`), with the generator going on from the first draw, so it too is the
+same alone or in a batch.
 """
 
 from __future__ import annotations
@@ -131,11 +133,14 @@ class Batcher:
             except Exception as exc:  # noqa: BLE001 - every waiting request gets the error, the loop goes on
                 logger.exception("decoding a batch of %d requests failed", len(jobs))
                 replies = [exc] * len(jobs)
-            for (_, future), reply in zip(batch, replies):
+            for (job, future), reply in zip(batch, replies):
                 if future.done():
                     continue
                 if isinstance(reply, Exception):
                     future.set_exception(reply)
+                elif job.redraw(reply):  # a line unfit for the task: drawn again in the next batch
+                    self._waiting.append((job, future))
+                    self._wake.set()
                 else:
                     future.set_result(reply)
 

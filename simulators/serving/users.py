@@ -32,6 +32,22 @@ class Job:
     task: Task
     turns: list[dict[str, Any]]
     decode: Any = None  # simulators.mtad_engine.DecodeRequest for LM users
+    user: Any = None  # the LM user (simulators.lm_simulator.LMUserSimulator) that made ``decode``
+    draws: int = 1
+
+    def redraw(self, reply: Reply) -> bool:
+        """Whether an LM user's reply is a pool line unfit for the task (:mod:`mtad_env.pool_task_fit`) that is to
+        be drawn again, as the simulators in environments do, at most ``TASK_FIT_DECODES`` draws in all; if so,
+        :attr:`decode` is the next draw's job, its generator going on from this draw's."""
+        from mtad_env.user_simulator import UserAction
+        from simulators.lm_simulator import TASK_FIT_DECODES
+
+        if self.user is None or self.draws >= TASK_FIT_DECODES or self.user.fits(UserAction(reply.intent,
+                                                                                             reply.utterance)):
+            return False
+        cache, self.decode = self.decode.cache, self.user.request(self.turns, use_cache=False)
+        self.decode.cache, self.draws = cache, self.draws + 1
+        return True
 
     @property
     def turn(self) -> int:
@@ -103,7 +119,7 @@ class UserModels:
         except MtadError as exc:
             # profile and adapters were checked above, so what is left to refuse is the weights
             raise RequestError("model" if request.weights is None else "mtad.weights", str(exc)) from None
-        decode = sim.request(job.turns, use_cache=False)
+        decode, job.user = sim.request(job.turns, use_cache=False), sim
         if lm.pack.prompt_format in DIALOGUE_FORMATS and self.prefix_cache_mb > 0:  # each prompt extends the last
             decode.cache = self._prefix_caches(lm).get(decode.prompt_ids)
         limit = _context_length(lm)
