@@ -281,4 +281,4 @@ def test_episode_logs_record_how_an_lm_user_decoded(micro_pack):
     mtad_env.rollout(env, seed=0)
     record = env.episode_record("test", {})
     assert record["decoding"] == {"mode": "mtad", "adapters": ["verbosity=low", "verbosity=high"],
-                                  "weights": [0.25, 0.75], "word_constraint": True}
+                                  "weights": [0.25, 0.75], "word_constraint": True, "task_fit": True}
